@@ -1,0 +1,413 @@
+"""The HNSW index of one model's embeddings: derived data, always rebuildable from SQLite.
+
+One ``VectorIndex`` owns one index file plus a JSON sidecar (``<path>.json``) that records the
+settings, the library state the file was built from (``state_token``), and the size and xxhash
+of the file bytes. ``open()`` loads the file only when all of that matches, and checks the hash
+*before* handing the file to hnswlib: a malformed file can crash hnswlib natively
+(nmslib/hnswlib #295), so anything doubtful is rebuilt from the database instead.
+
+hnswlib is not safe for searching while inserting (nmslib/hnswlib #562), so every call into the
+live ``hnswlib.Index`` happens under one ``RLock`` (``_lock``). Writers (add, remove, rebuild,
+save, open) are further serialised by ``_write_lock`` (always taken before ``_lock``), which lets
+``rebuild`` build a fresh graph and ``save`` hash/fsync the file without holding ``_lock``, so
+searches keep working on the old index meanwhile.
+
+Facts about hnswlib 0.8 this relies on (checked against its source and by tests):
+``get_ids_list()`` and ``get_current_count()`` include elements marked deleted; ``add_items``
+with an existing label updates its vector, but with ``allow_replace_deleted=True`` it refuses a
+label that is marked deleted (we ``unmark_deleted`` first); ``add_items(replace_deleted=True)``
+puts new labels into deleted slots and drops the old labels from the index; used with a label
+that already exists it would create a duplicate, so updates and new labels go in separate calls.
+Which labels are deleted is not queryable from Python, so we keep that set ourselves and store
+it in the sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import hnswlib
+import numpy as np
+import xxhash
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_MIN_CAPACITY = 1024
+_GROWTH = 1.5
+_HASH_CHUNK = 1 << 20
+_SPACES = ("cosine", "ip")  # both report distance = 1 - dot, so similarity = 1 - distance
+
+LoadAll = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+class VectorIndex:
+    """Approximate nearest-neighbour search over unit vectors keyed by int64 ids (DB row ids)."""
+
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 64,
+        space: str = "cosine",
+        num_threads: int | None = None,
+    ) -> None:
+        if space not in _SPACES:
+            raise ValueError(f"space must be one of {_SPACES}, not {space!r}")
+        if dim <= 0:
+            raise ValueError(f"dim must be positive, not {dim}")
+        self.path = Path(path)
+        self.meta_path = self.path.with_name(self.path.name + ".json")
+        self.dim = int(dim)
+        self.m = int(m)
+        self.ef_construction = int(ef_construction)
+        self.ef_search = int(ef_search)
+        self.space = space
+        self.num_threads = int(num_threads) if num_threads else (os.cpu_count() or 1)
+        self._lock = threading.RLock()
+        self._write_lock = threading.RLock()
+        self._index: hnswlib.Index | None = None
+        self._live: set[int] = set()
+        self._deleted: set[int] = set()
+
+    # ----------------------------------------------------------------------------- queries
+
+    def __len__(self) -> int:
+        """Number of live (not deleted) vectors."""
+        with self._lock:
+            return len(self._live)
+
+    def contains(self, id_: int) -> bool:
+        with self._lock:
+            return int(id_) in self._live
+
+    def ids(self) -> np.ndarray:
+        """The live ids, sorted, as int64."""
+        with self._lock:
+            return np.array(sorted(self._live), dtype=np.int64)
+
+    @property
+    def capacity(self) -> int:
+        """How many elements (live or deleted) fit before the next resize."""
+        with self._lock:
+            return 0 if self._index is None else int(self._index.get_max_elements())
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest live ids to one query (1-D, or 2-D with one row), best first.
+
+        Returns ``(ids int64 [k'], similarities float32 [k'])`` with ``k' = min(k, len(self))``.
+        """
+        q = np.asarray(vector, dtype=np.float32)
+        if q.ndim == 2 and q.shape[0] == 1:
+            q = q[0]
+        if q.ndim != 1:
+            raise ValueError(f"search takes one vector, got shape {q.shape}")
+        ids, sims = self._query(q[None, :], k, threads=1)
+        return ids[0], sims[0]
+
+    def search_many(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch search: ``(ids int64 [Q, k'], similarities float32 [Q, k'])``."""
+        q = np.asarray(vectors, dtype=np.float32)
+        if q.ndim != 2:
+            raise ValueError(f"search_many takes a 2-D array, got shape {q.shape}")
+        return self._query(q, k, threads=self.num_threads)
+
+    def _query(self, q: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        if q.shape[1] != self.dim:
+            raise ValueError(f"query has dimension {q.shape[1]}, index has {self.dim}")
+        with self._lock:
+            k = min(int(k), len(self._live))
+            if self._index is None or k <= 0 or q.shape[0] == 0:
+                empty = (q.shape[0], 0)
+                return np.empty(empty, np.int64), np.empty(empty, np.float32)
+            labels, dists = self._knn(q, k, threads)
+        return labels.astype(np.int64), (1.0 - dists).astype(np.float32)
+
+    def _knn(self, q: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        """``knn_query`` with ef >= k; retried with a wider beam if deletions starve it."""
+        assert self._index is not None
+        ef = max(self.ef_search, k)
+        total = int(self._index.get_current_count())
+        for attempt in (ef, max(4 * ef, 2 * k), total):
+            self._index.set_ef(attempt)
+            try:
+                return self._index.knn_query(q, k=k, num_threads=threads)
+            except RuntimeError:
+                # "Cannot return the results in a contiguous 2D array": too many deleted
+                # neighbours for this ef. Widen the beam; at ef == total the search is exhaustive.
+                if attempt >= total:
+                    raise
+                log.debug("knn_query with ef=%d returned fewer than %d hits; widening", attempt, k)
+        raise AssertionError("unreachable")
+
+    # ----------------------------------------------------------------------------- writes
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert vectors; an id already present (live or removed) gets the new vector."""
+        ids, vectors = _validated(ids, vectors, self.dim)
+        if len(ids) == 0:
+            return
+        with self._write_lock, self._lock:
+            if self._index is None:
+                self._index = self._new_index(max(_MIN_CAPACITY, len(ids)))
+            index = self._index
+            id_list = ids.tolist()
+            for i in id_list:
+                if i in self._deleted:
+                    index.unmark_deleted(i)  # must precede the update when replace is allowed
+                    self._deleted.discard(i)
+                    self._live.add(i)
+            is_new = np.fromiter((i not in self._live for i in id_list), bool, len(id_list))
+            n_new = int(is_new.sum())
+            if n_new < len(ids):
+                index.add_items(vectors[~is_new], ids[~is_new], num_threads=self.num_threads)
+            if n_new:
+                self._reserve(n_new)
+                n_deleted = len(self._deleted)
+                index.add_items(
+                    vectors[is_new], ids[is_new], num_threads=self.num_threads, replace_deleted=True
+                )
+                self._live.update(ids[is_new].tolist())
+                if n_deleted:
+                    # New labels took over deleted slots; those old labels are gone now.
+                    if n_new >= n_deleted:
+                        self._deleted.clear()
+                    else:
+                        self._deleted &= set(index.get_ids_list())
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> None:
+        """Hide ids from searches (``mark_deleted``); ids not present are ignored."""
+        with self._write_lock, self._lock:
+            if self._index is None:
+                return
+            for i in np.asarray(ids, dtype=np.int64).reshape(-1).tolist():
+                if i in self._live:
+                    self._index.mark_deleted(i)
+                    self._live.discard(i)
+                    self._deleted.add(i)
+
+    def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the whole contents with these vectors (a fresh graph, no deleted slots).
+
+        The new graph is built without holding the search lock, so searches keep answering from
+        the old one until the swap.
+        """
+        ids, vectors = _validated(ids, vectors, self.dim)
+        with self._write_lock:
+            index = self._new_index(max(_MIN_CAPACITY, len(ids) + len(ids) // 10))
+            if len(ids):
+                index.add_items(vectors, ids, num_threads=self.num_threads)
+            with self._lock:
+                self._index = index
+                self._live = set(ids.tolist())
+                self._deleted = set()
+
+    def _reserve(self, n_new: int) -> None:
+        """Grow capacity (amortised) so ``n_new`` more elements fit without replacing slots."""
+        assert self._index is not None
+        needed = int(self._index.get_current_count()) + n_new
+        cap = int(self._index.get_max_elements())
+        if needed > cap:
+            new_cap = max(needed, int(cap * _GROWTH), _MIN_CAPACITY)
+            log.debug("growing vector index %s from %d to %d", self.path.name, cap, new_cap)
+            self._index.resize_index(new_cap)
+
+    def _new_index(self, capacity: int) -> hnswlib.Index:
+        index = hnswlib.Index(space=self.space, dim=self.dim)
+        index.init_index(
+            max_elements=capacity,
+            M=self.m,
+            ef_construction=self.ef_construction,
+            random_seed=100,
+            allow_replace_deleted=True,
+        )
+        index.set_ef(self.ef_search)
+        index.set_num_threads(self.num_threads)
+        return index
+
+    # ----------------------------------------------------------------------------- files
+
+    def open(self, load_all: LoadAll, state_token: str) -> str:
+        """Load the index file if it provably matches ``state_token``, else rebuild and save.
+
+        ``load_all()`` returns ``(ids int64 [N], vectors float32 [N, dim])`` from the database;
+        it is called only when a rebuild is needed. Returns what happened, e.g. ``"loaded"`` or
+        ``"rebuilt: checksum mismatch"``.
+        """
+        with self._write_lock:
+            reason = self._try_load(state_token)
+            if reason is None:
+                outcome = "loaded"
+                log.info("vector index %s: loaded %d vectors", self.path.name, len(self))
+                return outcome
+            outcome = f"rebuilt: {reason}"
+            level = logging.INFO if reason == "missing" else logging.WARNING
+            log.log(level, "vector index %s: rebuilding (%s)", self.path.name, reason)
+            ids, vectors = load_all()
+            self.rebuild(ids, vectors)
+            try:
+                self.save(state_token)
+            except OSError:
+                log.exception("vector index %s: rebuilt but could not be saved", self.path.name)
+                outcome += " (not saved)"
+            log.info("vector index %s: %s, %d vectors", self.path.name, outcome, len(self))
+            return outcome
+
+    def _try_load(self, state_token: str) -> str | None:
+        """Load the file into ``self``; return None on success or why it can't be used."""
+        if not self.path.is_file():
+            return "missing"
+        try:
+            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return "no metadata"
+        except (OSError, ValueError):
+            return "unreadable metadata"
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            return "unknown metadata format"
+        if meta.get("dim") != self.dim:
+            return f"dimension changed ({meta.get('dim')} -> {self.dim})"
+        if meta.get("space") != self.space or meta.get("m") != self.m:
+            return "index settings changed"
+        if meta.get("state_token") != state_token:
+            return "out of step with the library"
+        try:
+            size = self.path.stat().st_size
+            if meta.get("size") != size:
+                return "size mismatch"
+            if meta.get("xxh3_64") != _file_hash(self.path):
+                return "checksum mismatch"
+        except OSError as exc:
+            return f"unreadable file ({exc.__class__.__name__})"
+        deleted = meta.get("deleted", [])
+        count = meta.get("count")
+        if not isinstance(deleted, list) or not all(isinstance(i, int) for i in deleted):
+            return "unreadable metadata"
+        # Only now, with the bytes proven to be the ones we wrote, is hnswlib allowed to read them.
+        index = hnswlib.Index(space=self.space, dim=self.dim)
+        try:
+            index.load_index(str(self.path), allow_replace_deleted=True)
+        except Exception as exc:  # noqa: BLE001 - any failure means "rebuild"
+            return f"load failed ({exc})"
+        labels = set(index.get_ids_list())
+        deleted_set = set(deleted)
+        if index.get_current_count() != count or not deleted_set <= labels:
+            return "contents disagree with metadata"
+        index.set_ef(self.ef_search)
+        index.set_num_threads(self.num_threads)
+        with self._lock:
+            self._index = index
+            self._deleted = deleted_set
+            self._live = labels - deleted_set
+        return None
+
+    def save(self, state_token: str) -> None:
+        """Write the index atomically, then its sidecar; ``state_token`` names the DB state.
+
+        Both files go to a temp name in the same directory, are fsynced and swapped in with
+        ``os.replace``. The sidecar goes last and carries the index file's checksum, so a crash
+        in between leaves a pair that ``open()`` rejects (and rebuilds), never a wrong load.
+        """
+        with self._write_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_path(self.path)
+            try:
+                with self._lock:
+                    if self._index is None:
+                        self._index = self._new_index(_MIN_CAPACITY)
+                    self._index.save_index(str(tmp))
+                    meta: dict[str, Any] = {
+                        "format": FORMAT_VERSION,
+                        "dim": self.dim,
+                        "space": self.space,
+                        "m": self.m,
+                        "ef_construction": self.ef_construction,
+                        "count": int(self._index.get_current_count()),
+                        "live": len(self._live),
+                        "deleted": sorted(self._deleted),
+                        "state_token": state_token,
+                    }
+                meta["size"] = tmp.stat().st_size
+                meta["xxh3_64"] = _file_hash(tmp, fsync=True)
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_dir(self.path.parent)
+            _atomic_write_bytes(self.meta_path, json.dumps(meta).encode("utf-8"))
+            log.debug("vector index %s saved: %d live vectors", self.path.name, meta["live"])
+
+
+def _validated(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids as int64 >= 0, vectors as C-contiguous float32 [N, dim]; last duplicate id wins."""
+    ids = np.asarray(ids).reshape(-1)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"ids must be integers, got {ids.dtype}")
+    ids = ids.astype(np.int64, copy=False)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1 and len(ids) == 1:
+        vectors = vectors[None, :]
+    if vectors.ndim != 2 or vectors.shape != (len(ids), dim):
+        raise ValueError(f"expected vectors of shape ({len(ids)}, {dim}), got {vectors.shape}")
+    if ids.size and ids.min() < 0:
+        raise ValueError("ids must be non-negative")
+    if not np.isfinite(vectors).all():
+        raise ValueError("vectors contain NaN or infinity")
+    _, last = np.unique(ids[::-1], return_index=True)
+    if len(last) != len(ids):
+        keep = np.sort(len(ids) - 1 - last)
+        ids, vectors = ids[keep], vectors[keep]
+    return ids, np.ascontiguousarray(vectors)
+
+
+def _temp_path(target: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _file_hash(path: Path, *, fsync: bool = False) -> str:
+    """xxh3_64 of the file's bytes; with ``fsync``, also flush it to disk first."""
+    h = xxhash.xxh3_64()
+    with open(path, "r+b" if fsync else "rb") as f:
+        if fsync:
+            os.fsync(f.fileno())
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    tmp = _temp_path(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories can't be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

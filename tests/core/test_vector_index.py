@@ -1,0 +1,352 @@
+"""VectorIndex: search semantics over hnswlib, deletion bookkeeping, and safe load/save."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photofind.core import vector_index as vi
+from photofind.core.vector_index import VectorIndex
+
+DIM = 32
+
+
+def unit(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+class Source:
+    """Stands in for the database: what ``load_all`` returns, and how often it was asked."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.ids, self.vectors, self.calls = ids, vectors, 0
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        return self.ids, self.vectors
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(100, 300, dtype=np.int64), unit(200)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, data) -> tuple[Path, Source]:
+    """An index file + sidecar saved under token "t1", and the source it was built from."""
+    path = tmp_path / "index" / "model.hnsw"
+    src = Source(*data)
+    assert VectorIndex(path, DIM).open(src, "t1") == "rebuilt: missing"
+    return path, src
+
+
+def test_add_then_search_finds_self_first(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    assert len(index) == 200
+    for row in (0, 57, 199):
+        got, sims = index.search(vecs[row], 5)
+        assert got[0] == ids[row]
+        assert sims[0] == pytest.approx(1.0, abs=1e-5)
+        assert got.dtype == np.int64 and sims.dtype == np.float32
+        assert np.all(np.diff(sims) <= 1e-6)  # best first
+    # a 2-D single row is accepted too
+    got, _ = index.search(vecs[3:4], 1)
+    assert got.tolist() == [ids[3]]
+
+
+def test_k_is_clamped_and_empty_index_returns_empty(tmp_path: Path) -> None:
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    got, sims = index.search(unit(1)[0], 10)
+    assert got.shape == (0,) and sims.shape == (0,)
+    index.add(np.array([1, 2, 3]), unit(3))
+    got, sims = index.search(unit(1, seed=9)[0], 10)
+    assert sorted(got.tolist()) == [1, 2, 3]
+    with pytest.raises(ValueError):
+        index.search(np.ones(DIM + 1, np.float32), 1)
+
+
+def test_search_many(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    got, sims = index.search_many(vecs[:10], 3)
+    assert got.shape == (10, 3) and sims.shape == (10, 3)
+    assert got[:, 0].tolist() == ids[:10].tolist()
+
+
+def test_remove_hides_id_and_ignores_unknown(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    index.remove([ids[0], ids[1], 999_999])
+    index.remove([ids[0]])  # twice is fine
+    assert len(index) == 198
+    assert not index.contains(ids[0]) and index.contains(ids[2])
+    assert ids[0] not in index.ids()
+    got, _ = index.search(vecs[0], 198)  # every live id, none of the removed
+    assert len(got) == 198 and ids[0] not in got and ids[1] not in got
+
+
+def test_readding_a_removed_id_brings_it_back_with_the_new_vector(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    index.remove([ids[5]])
+    new = unit(1, seed=42)
+    index.add(ids[5:6], new)
+    assert index.contains(ids[5]) and len(index) == 200
+    got, sims = index.search(new[0], 1)
+    assert got[0] == ids[5] and sims[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_replacing_a_vector(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    new = unit(1, seed=7)
+    index.add(ids[10:11], new)
+    assert len(index) == 200
+    got, sims = index.search(new[0], 1)
+    assert got[0] == ids[10] and sims[0] == pytest.approx(1.0, abs=1e-5)
+    got, _ = index.search(vecs[10], 1)
+    assert got[0] != ids[10]  # the old vector is gone
+
+
+def test_new_ids_reuse_deleted_slots_without_losing_anyone(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    index.remove(ids[:50])
+    fresh_ids, fresh = np.arange(1000, 1030), unit(30, seed=3)
+    # one batch mixing an update, a revival and brand-new ids
+    index.add(np.concatenate([[ids[60], ids[0]], fresh_ids]), np.vstack([unit(2, seed=4), fresh]))
+    assert len(index) == 150 + 1 + 30
+    expected = set(ids[50:].tolist()) | {int(ids[0])} | set(fresh_ids.tolist())
+    assert set(index.ids().tolist()) == expected
+    got, _ = index.search(fresh[0], len(index))
+    assert set(got.tolist()) == expected  # exactly the live ids, no duplicates
+    assert len(got) == len(set(got.tolist()))
+    index.remove(ids[1:50])  # those still deleted: no-ops, no errors
+    assert len(index) == 181
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(tmp_path: Path) -> None:
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    v = unit(2)
+    index.add(np.array([7, 7]), v)
+    assert len(index) == 1
+    got, sims = index.search(v[1], 1)
+    assert got[0] == 7 and sims[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_grows_past_initial_capacity(tmp_path: Path) -> None:
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(np.arange(10), unit(10))
+    start = index.capacity
+    n = start + 500
+    vecs = unit(n, seed=1)
+    for lo in range(10, n, 400):
+        index.add(np.arange(lo, min(lo + 400, n)), vecs[lo : lo + 400])
+    assert len(index) == n and index.capacity >= n > start
+    got, _ = index.search(vecs[n - 1], 1)
+    assert got[0] == n - 1
+
+
+def test_rejects_bad_input(tmp_path: Path) -> None:
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    with pytest.raises(ValueError):
+        index.add(np.arange(3), unit(2))
+    with pytest.raises(ValueError):
+        index.add(np.arange(2), unit(2, dim=DIM + 1))
+    with pytest.raises(ValueError):
+        index.add(np.array([-1]), unit(1))
+    bad = unit(1)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        index.add(np.array([1]), bad)
+
+
+def test_save_then_open_same_token_loads(saved) -> None:
+    path, src = saved
+    assert src.calls == 1
+    assert path.is_file() and Path(str(path) + ".json").is_file()
+    index = VectorIndex(path, DIM)
+    assert index.open(src, "t1") == "loaded"
+    assert src.calls == 1  # the database was not asked
+    assert len(index) == 200
+    got, _ = index.search(src.vectors[3], 1)
+    assert got[0] == src.ids[3]
+
+
+def test_deletions_survive_save_and_load(saved) -> None:
+    path, src = saved
+    index = VectorIndex(path, DIM)
+    index.open(src, "t1")
+    index.remove(src.ids[:5])
+    index.save("t2")
+    again = VectorIndex(path, DIM)
+    assert again.open(src, "t2") == "loaded"
+    assert len(again) == 195 and not again.contains(src.ids[0])
+    again.add(src.ids[:1], src.vectors[:1])  # a removed id can come back after a reload
+    assert again.contains(src.ids[0])
+
+
+def test_open_with_other_token_rebuilds_from_database(saved) -> None:
+    path, src = saved
+    src.ids, src.vectors = src.ids[:50], src.vectors[:50]  # the library changed
+    index = VectorIndex(path, DIM)
+    assert index.open(src, "t2") == "rebuilt: out of step with the library"
+    assert src.calls == 2 and len(index) == 50
+    assert VectorIndex(path, DIM).open(src, "t2") == "loaded"
+
+
+def _corrupt_truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _corrupt_random(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+
+
+def _corrupt_flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _drop_sidecar(path: Path) -> None:
+    Path(str(path) + ".json").unlink()
+
+
+def _garble_sidecar(path: Path) -> None:
+    Path(str(path) + ".json").write_text("{not json")
+
+
+def _drop_index(path: Path) -> None:
+    path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_corrupt_truncate, "rebuilt: size mismatch"),
+        (_corrupt_random, "rebuilt: checksum mismatch"),
+        (_corrupt_flip_byte, "rebuilt: checksum mismatch"),
+        (_drop_sidecar, "rebuilt: no metadata"),
+        (_garble_sidecar, "rebuilt: unreadable metadata"),
+        (_drop_index, "rebuilt: missing"),
+    ],
+)
+def test_damaged_files_are_rebuilt_not_loaded(saved, damage, reason) -> None:
+    path, src = saved
+    damage(path)
+    index = VectorIndex(path, DIM)
+    assert index.open(src, "t1") == reason
+    assert len(index) == 200 and src.calls == 2
+    assert VectorIndex(path, DIM).open(src, "t1") == "loaded"  # and the fix was saved
+
+
+def test_random_bytes_with_a_matching_sidecar_checksum_still_fail_safely(saved) -> None:
+    """A sidecar that vouches for garbage (not something we write) must not crash the process."""
+    path, src = saved
+    junk = np.random.default_rng(1).bytes(4096)
+    path.write_bytes(junk)
+    meta_path = Path(str(path) + ".json")
+    meta = json.loads(meta_path.read_text())
+    meta.update(size=len(junk), xxh3_64=vi._file_hash(path))
+    meta_path.write_text(json.dumps(meta))
+    assert VectorIndex(path, DIM).open(src, "t1").startswith("rebuilt: load failed")
+
+
+def test_other_dimension_rebuilds(saved) -> None:
+    path, _ = saved
+    src = Source(np.arange(20, dtype=np.int64), unit(20, dim=DIM * 2))
+    index = VectorIndex(path, DIM * 2)
+    assert index.open(src, "t1") == f"rebuilt: dimension changed ({DIM} -> {DIM * 2})"
+    assert len(index) == 20
+
+
+def test_save_leaves_no_temp_files(saved) -> None:
+    path, src = saved
+    index = VectorIndex(path, DIM)
+    index.open(src, "t1")
+    index.add(np.array([5000]), unit(1, seed=5))
+    index.save("t2")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.hnsw", "model.hnsw.json"]
+
+
+def test_failed_save_keeps_the_old_file_valid(saved, monkeypatch) -> None:
+    path, src = saved
+    before = path.read_bytes()
+    index = VectorIndex(path, DIM)
+    index.open(src, "t1")
+    index.add(np.array([5000]), unit(1, seed=5))
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(vi.os, "replace", boom)
+    with pytest.raises(OSError):
+        index.save("t2")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.hnsw", "model.hnsw.json"]
+    reopened = VectorIndex(path, DIM)
+    assert reopened.open(src, "t1") == "loaded" and len(reopened) == 200
+
+
+def test_crash_between_index_and_sidecar_means_rebuild(saved, monkeypatch) -> None:
+    path, src = saved
+    index = VectorIndex(path, DIM)
+    index.open(src, "t1")
+    index.add(np.array([5000]), unit(1, seed=5))
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(vi, "_atomic_write_bytes", crash)  # new index file in place, old sidecar
+    with pytest.raises(OSError):
+        index.save("t1")
+    monkeypatch.undo()
+    assert VectorIndex(path, DIM).open(src, "t1") == "rebuilt: size mismatch"
+
+
+def test_concurrent_search_while_adding(tmp_path: Path) -> None:
+    base = unit(300, seed=11)
+    index = VectorIndex(tmp_path / "i.hnsw", DIM, num_threads=2)
+    index.add(np.arange(300), base)
+    extra = unit(3000, seed=12)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for lo in range(0, 3000, 100):
+                index.add(np.arange(1000 + lo, 1100 + lo), extra[lo : lo + 100])
+                if lo % 500 == 0:
+                    index.remove(np.arange(1000 + lo, 1010 + lo))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    searches = 0
+    while not done.is_set() or searches < 50:
+        row = searches % 300
+        got, sims = index.search(base[row], 5)
+        assert got[0] == row and sims[0] == pytest.approx(1.0, abs=1e-4)
+        searches += 1
+    thread.join()
+    assert not errors
+    assert len(index) == 300 + 3000 - 6 * 10
