@@ -1,0 +1,356 @@
+"""Bringing the library in step with the folders on disk: the only write path.
+
+``Indexer.run`` works in two phases:
+
+1. **Plan** (``core.index_plan``): walk every folder, compare size + mtime with the DB, find
+   moved/renamed files by content fingerprint, and apply the cheap changes at once (moves,
+   removals, offline folders).
+2. **Embed**: decode the photos that need it on a thread pool a few batches ahead of the
+   model, embed them in batches, and commit each batch in one transaction (so a kill loses at
+   most the batch in flight and the next run resumes where this one stopped). Each batch also
+   goes into the HNSW index, which is saved at checkpoints and at the end.
+
+Progress goes to a plain callback and a ``threading.Event`` cancels between batches; the GUI
+turns those into Qt signals in its worker, the CLI into a progress bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from photofind.core.embedder import Embedder
+from photofind.core.images import ImageDecodeError, decode_for_model
+from photofind.core.index_plan import IndexPlan, PlannedFile, build_plan
+from photofind.core.scanner import fingerprint
+from photofind.core.vector_index import VectorIndex
+from photofind.store.repository import FolderRow, Repository
+from photofind.store.schema import STATUS_OK, STATUS_SKIPPED
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: ``phase`` is ``scanning``, ``embedding``, ``saving`` or ``done``."""
+
+    phase: str
+    done: int
+    total: int
+    path: str | None = None
+    rate: float | None = None  # photos per second in the embedding phase
+    eta_s: float | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class IndexReport:
+    """What one run changed, for the CLI, the GUI and the tests."""
+
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    copied: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    offline_folders: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+
+@dataclass
+class _Decoded:
+    """What a decode worker hands back for one planned file."""
+
+    planned: PlannedFile
+    fingerprint: str | None = None
+    tensor: np.ndarray | None = None
+    width: int | None = None
+    height: int | None = None
+    skip_reason: str | None = None
+    copy_of: int | None = None  # id of an embedded photo with the same content
+
+
+class Indexer:
+    """Runs index passes over library folders (see module docstring)."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        embedder: Embedder,
+        index: VectorIndex | None,
+        *,
+        batch_size: int = 16,
+        decode_workers: int | None = None,
+        prefetch_batches: int = 3,
+        checkpoint_seconds: float = 60.0,
+    ) -> None:
+        self.repo = repo
+        self.embedder = embedder
+        self.index = index
+        self.batch_size = batch_size
+        self.decode_workers = decode_workers or max(1, min(4, os.cpu_count() or 1))
+        self.prefetch_batches = prefetch_batches
+        self.checkpoint_seconds = checkpoint_seconds
+
+    # ------------------------------------------------------------------ public
+    def run(
+        self,
+        folders: Sequence[FolderRow] | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Index ``folders`` (default: every library folder) and return what changed."""
+        started = time.monotonic()
+        cancel = cancel or threading.Event()
+        _notify = on_progress or (lambda _p: None)
+        report = IndexReport()
+        folders = list(folders) if folders is not None else self.repo.folders()
+
+        _notify(Progress("scanning", 0, len(folders)))
+        plan = build_plan(
+            self.repo,
+            folders,
+            self.embedder.model_id,
+            cancel=cancel,
+            on_folder=lambda done, path: _notify(Progress("scanning", done, len(folders), path)),
+        )
+        self._apply_plan(plan, report)
+        if cancel.is_set():
+            report.cancelled = True
+        else:
+            self._embed_all(plan.to_embed, report, _notify, cancel)
+
+        _notify(Progress("saving", report.embedded, len(plan.to_embed)))
+        self._save_index()
+        report.elapsed_s = time.monotonic() - started
+        _notify(Progress("done", report.embedded, len(plan.to_embed)))
+        logger.info(
+            "Index run: %d added, %d updated, %d moved, %d copied, %d removed, %d skipped, "
+            "%d offline folders%s in %.1f s",
+            report.added,
+            report.updated,
+            report.moved,
+            report.copied,
+            report.removed,
+            len(report.skipped),
+            len(report.offline_folders),
+            " (cancelled)" if report.cancelled else "",
+            report.elapsed_s,
+        )
+        return report
+
+    # ------------------------------------------------------------------ plan
+    def _apply_plan(self, plan: IndexPlan, report: IndexReport) -> None:
+        report.unchanged = plan.unchanged
+        report.scan_errors.extend(plan.scan_errors)
+        report.offline_folders.extend(plan.offline_folders)
+        with self.repo.write() as w:
+            for folder_id, online, error in plan.folder_states:
+                w.set_folder_state(folder_id, online=online, error=error, scanned=online)
+            for move in plan.moves:
+                w.move_photo(
+                    move.photo_id,
+                    folder_id=move.folder_id,
+                    path=move.stat.path,
+                    size=move.stat.size,
+                    mtime_ns=move.stat.mtime_ns,
+                )
+            w.delete_photos(plan.removed_ids)
+        report.moved = len(plan.moves)
+        report.removed = len(plan.removed_ids)
+        if self.index is not None and plan.removed_ids:
+            self.index.remove(np.asarray(plan.removed_ids, dtype=np.int64))
+
+    # ------------------------------------------------------------------ embed
+    def _embed_all(
+        self,
+        work: list[PlannedFile],
+        report: IndexReport,
+        notify: ProgressCallback,
+        cancel: threading.Event,
+    ) -> None:
+        if not work:
+            return
+        known = self._known_fingerprints()
+        total = len(work)
+        done = 0
+        embed_started = time.monotonic()
+        last_checkpoint = embed_started
+        for batch in self._decoded_batches(work, known, cancel):
+            vectors = self._embed_batch(batch)
+            self._write_batch(batch, vectors, report)
+            done += len(batch)
+            elapsed = time.monotonic() - embed_started
+            rate = done / elapsed if elapsed > 0 else None
+            eta = (total - done) / rate if rate else None
+            notify(Progress("embedding", done, total, batch[-1].planned.stat.path, rate, eta))
+            if time.monotonic() - last_checkpoint > self.checkpoint_seconds:
+                self._save_index()
+                last_checkpoint = time.monotonic()
+            if cancel.is_set():
+                report.cancelled = True
+                break
+        report.embed_seconds = time.monotonic() - embed_started
+
+    def _known_fingerprints(self) -> dict[str, int]:
+        """Fingerprint -> id of an embedded photo, so exact copies skip decoding."""
+        return self.repo.embedded_fingerprints(self.embedder.model_id)
+
+    def _decoded_batches(
+        self, work: list[PlannedFile], known: dict[str, int], cancel: threading.Event
+    ) -> Iterator[list[_Decoded]]:
+        """Decode on a thread pool, at most ``prefetch_batches`` batches ahead of the consumer."""
+        spec = self.embedder.preprocess
+        ahead = self.batch_size * (self.prefetch_batches + 1)
+
+        def decode(planned: PlannedFile) -> _Decoded:
+            item = _Decoded(planned)
+            try:
+                item.fingerprint = fingerprint(planned.stat.path, planned.stat.size)
+            except OSError as exc:
+                item.skip_reason = _os_reason(exc)
+                return item
+            source = known.get(item.fingerprint)
+            if source is not None and source >= 0 and source != planned.photo_id:
+                item.copy_of = source
+                return item
+            try:
+                decoded = decode_for_model(planned.stat.path, spec)
+            except ImageDecodeError as exc:
+                item.skip_reason = exc.reason
+                return item
+            item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
+            return item
+
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="photofind-decode") as pool:
+            pending: deque[Future[_Decoded]] = deque()
+            queue = iter(work)
+            exhausted = False
+            batch: list[_Decoded] = []
+            while True:
+                while not exhausted and len(pending) < ahead and not cancel.is_set():
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    pending.append(pool.submit(decode, nxt))
+                if not pending:
+                    break
+                batch.append(pending.popleft().result())
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+                    if cancel.is_set():
+                        for fut in pending:
+                            fut.cancel()
+                        return
+            if batch:
+                yield batch
+
+    def _embed_batch(self, batch: list[_Decoded]) -> dict[int, np.ndarray]:
+        """Vectors for the decoded items of a batch, keyed by position in the batch."""
+        positions = [i for i, item in enumerate(batch) if item.tensor is not None]
+        if not positions:
+            return {}
+        tensors = np.stack([batch[i].tensor for i in positions])  # type: ignore[misc]
+        vectors = self.embedder.embed(tensors)
+        for i in positions:
+            batch[i].tensor = None  # free decoded pixels early
+        return {pos: vectors[k] for k, pos in enumerate(positions)}
+
+    def _write_batch(
+        self, batch: list[_Decoded], vectors: dict[int, np.ndarray], report: IndexReport
+    ) -> None:
+        model_id = self.embedder.model_id
+        added_ids: list[int] = []
+        added_vectors: list[np.ndarray] = []
+        removed_ids: list[int] = []
+        with self.repo.write() as w:
+            for pos, item in enumerate(batch):
+                p = item.planned
+                is_new = p.photo_id is None
+                if item.copy_of is not None:
+                    photo_id = w.upsert_photo(
+                        folder_id=p.folder_id,
+                        path=p.stat.path,
+                        size=p.stat.size,
+                        mtime_ns=p.stat.mtime_ns,
+                        fingerprint=item.fingerprint,
+                        status=STATUS_OK,
+                    )
+                    vec = w.copy_photo_content(item.copy_of, photo_id, model_id)
+                    if vec is not None:
+                        added_ids.append(photo_id)
+                        added_vectors.append(vec)
+                    report.copied += 1
+                    continue
+                if item.skip_reason is not None:
+                    photo_id = w.upsert_photo(
+                        folder_id=p.folder_id,
+                        path=p.stat.path,
+                        size=p.stat.size,
+                        mtime_ns=p.stat.mtime_ns,
+                        fingerprint=item.fingerprint,
+                        status=STATUS_SKIPPED,
+                        skip_reason=item.skip_reason,
+                    )
+                    w.drop_embeddings(photo_id)
+                    removed_ids.append(photo_id)
+                    report.skipped.append((p.stat.path, item.skip_reason))
+                    continue
+                photo_id = w.upsert_photo(
+                    folder_id=p.folder_id,
+                    path=p.stat.path,
+                    size=p.stat.size,
+                    mtime_ns=p.stat.mtime_ns,
+                    fingerprint=item.fingerprint,
+                    status=STATUS_OK,
+                    width=item.width,
+                    height=item.height,
+                )
+                if p.content_changed:
+                    w.drop_embeddings(photo_id)  # vectors of other models are stale too
+                w.put_embedding(photo_id, model_id, vectors[pos])
+                added_ids.append(photo_id)
+                added_vectors.append(vectors[pos])
+                report.embedded += 1
+                if is_new:
+                    report.added += 1
+                else:
+                    report.updated += 1
+        if self.index is not None:
+            if removed_ids:
+                self.index.remove(np.asarray(removed_ids, dtype=np.int64))
+            if added_ids:
+                self.index.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
+
+    def _save_index(self) -> None:
+        if self.index is not None:
+            self.index.save(str(self.repo.generation()))
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file vanished before it could be read"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read file ({exc.strerror or exc})"

@@ -1,0 +1,153 @@
+"""Opening the library database: engine settings, migrations, and a backup before each migration.
+
+SQLite runs in WAL mode (readers never block the single writer) with foreign keys on. The
+schema belongs to the Alembic migrations shipped in this package; they are applied at start-up,
+and an existing database is copied to ``backups/`` first, so a failed or unwanted migration
+never costs the user's library.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 15_000
+BACKUPS_KEPT = 3
+
+
+class DatabaseError(RuntimeError):
+    """The library database cannot be opened or migrated; the message says what to do."""
+
+
+def create_library_engine(db_path: Path) -> Engine:
+    """An engine for ``db_path`` with WAL, foreign keys and a busy timeout on every connection."""
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of photofind knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def backup_database(db_path: Path, backups_dir: Path, label: str) -> Path:
+    """Copy the live database (consistently, through SQLite's backup API) into ``backups_dir``."""
+    backups_dir.mkdir(parents=True, exist_ok=True)
+    target = backups_dir / f"library-{label}-{time.strftime('%Y%m%d-%H%M%S')}.sqlite3"
+    src = sqlite3.connect(str(db_path))
+    try:
+        dst = sqlite3.connect(str(target))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    _prune_backups(backups_dir)
+    logger.info("Backed up the library database to %s", target)
+    return target
+
+
+def _prune_backups(backups_dir: Path) -> None:
+    backups = sorted(backups_dir.glob("library-*.sqlite3"), key=lambda p: p.stat().st_mtime)
+    for old in backups[:-BACKUPS_KEPT]:
+        old.unlink(missing_ok=True)
+
+
+def latest_backup(backups_dir: Path) -> Path | None:
+    backups = sorted(backups_dir.glob("library-*.sqlite3"), key=lambda p: p.stat().st_mtime)
+    return backups[-1] if backups else None
+
+
+def check_integrity(engine: Engine) -> str:
+    """``PRAGMA integrity_check``: ``"ok"`` or SQLite's description of the damage."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA integrity_check").fetchall()
+    return "; ".join(str(r[0]) for r in rows)
+
+
+def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
+    """Bring the schema to the newest revision; back the DB up first if it has data to lose.
+
+    Returns the revision now in force. Raises ``DatabaseError`` if the database is damaged or
+    newer than this version of photofind understands.
+    """
+    head = head_revision()
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # sqlite3.DatabaseError: file is not a database, etc.
+        raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
+    if current == head:
+        return head
+    known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    if current is not None and current not in known:
+        raise DatabaseError(
+            f"The library at {db_path} was written by a newer photofind (schema {current}); "
+            "update photofind to open it."
+        )
+    if current is not None:
+        backup_database(db_path, backups_dir, f"before-{head}")
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    logger.info("Library schema migrated from %s to %s", current or "empty", head)
+    return head
+
+
+def _damaged_message(db_path: Path, backups_dir: Path, exc: Exception) -> str:
+    backup = latest_backup(backups_dir)
+    hint = f" The most recent backup is {backup}." if backup else " No backup exists yet."
+    return f"The library database {db_path} cannot be read ({exc}).{hint}"
+
+
+def open_database(db_path: Path, backups_dir: Path) -> Engine:
+    """Create the engine, check the file is a readable SQLite database, and migrate it."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_library_engine(db_path)
+    try:
+        migrate(engine, db_path, backups_dir)
+    except DatabaseError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
+    return engine

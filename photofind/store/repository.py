@@ -1,0 +1,518 @@
+"""The one place that owns the library's SQL.
+
+Reads are plain methods; every write goes through a ``LibraryWriter`` obtained from
+``Repository.write()``, which is one transaction: a batch of photos either lands whole or not at
+all, and each committed batch advances the library ``generation`` so derived data (the HNSW
+files) can tell whether they are in step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select, text, update
+
+from photofind.store.schema import STATUS_OK, STATUS_SKIPPED, embeddings, folders, meta, photos
+
+GENERATION_KEY = "generation"
+_CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN-lists modest.
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    id: int
+    path: str
+    online: bool
+    added_at: float
+    last_scan_at: float | None
+    last_error: str | None
+    photo_count: int = 0
+    skipped_count: int = 0
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    folder_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    width: int | None
+    height: int | None
+    status: str
+    skip_reason: str | None
+    online: bool = True
+    embedded: bool = False
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    folders: int
+    folders_offline: int
+    photos: int
+    embedded: int
+    skipped: int
+    offline_photos: int
+    skip_reasons: dict[str, int]
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _photo_columns():  # type: ignore[no-untyped-def]
+    return (
+        photos.c.id,
+        photos.c.folder_id,
+        photos.c.path,
+        photos.c.size,
+        photos.c.mtime_ns,
+        photos.c.fingerprint,
+        photos.c.width,
+        photos.c.height,
+        photos.c.status,
+        photos.c.skip_reason,
+        folders.c.online,
+    )
+
+
+def _photo_row(row, embedded: bool = False) -> PhotoRow:  # type: ignore[no-untyped-def]
+    return PhotoRow(
+        id=row.id,
+        folder_id=row.folder_id,
+        path=row.path,
+        size=row.size,
+        mtime_ns=row.mtime_ns,
+        fingerprint=row.fingerprint,
+        width=row.width,
+        height=row.height,
+        status=row.status,
+        skip_reason=row.skip_reason,
+        online=bool(row.online),
+        embedded=embedded,
+    )
+
+
+def _embedded_flag(model_id: str | None):  # type: ignore[no-untyped-def]
+    if model_id is None:
+        return text("0").label("embedded")
+    exists = (
+        select(embeddings.c.photo_id)
+        .where(and_(embeddings.c.photo_id == photos.c.id, embeddings.c.model_id == model_id))
+        .exists()
+    )
+    return case((exists, 1), else_=0).label("embedded")
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def blob_to_vector(blob: bytes, dim: int) -> np.ndarray:
+    vec = np.frombuffer(blob, dtype="<f4")
+    if vec.shape[0] != dim:
+        raise ValueError(f"stored vector has {vec.shape[0]} values, expected {dim}")
+    return vec.astype(np.float32, copy=False)
+
+
+class Repository:
+    """All reads and writes of the library database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ writes
+    @contextmanager
+    def write(self) -> Iterator["LibraryWriter"]:
+        """One transaction; the library generation advances when it commits."""
+        with self.engine.begin() as conn:
+            writer = LibraryWriter(conn)
+            yield writer
+            if writer.changed:
+                writer.bump_generation()
+
+    # ------------------------------------------------------------------ folders
+    def folders(self) -> list[FolderRow]:
+        counts = (
+            select(
+                photos.c.folder_id,
+                func.count().label("n"),
+                func.sum(case((photos.c.status == STATUS_SKIPPED, 1), else_=0)).label("skipped"),
+            )
+            .group_by(photos.c.folder_id)
+            .subquery()
+        )
+        query = (
+            select(folders, counts.c.n, counts.c.skipped)
+            .select_from(folders.outerjoin(counts, counts.c.folder_id == folders.c.id))
+            .order_by(folders.c.path)
+        )
+        with self.engine.connect() as conn:
+            return [
+                FolderRow(
+                    id=r.id,
+                    path=r.path,
+                    online=bool(r.online),
+                    added_at=r.added_at,
+                    last_scan_at=r.last_scan_at,
+                    last_error=r.last_error,
+                    photo_count=int(r.n or 0),
+                    skipped_count=int(r.skipped or 0),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def folder_by_path(self, path: str) -> FolderRow | None:
+        for folder in self.folders():
+            if folder.path == path:
+                return folder
+        return None
+
+    # ------------------------------------------------------------------ photos
+    def photos_in_folder(self, folder_id: int, model_id: str | None = None) -> dict[str, PhotoRow]:
+        query = (
+            select(*_photo_columns(), _embedded_flag(model_id))
+            .select_from(photos.join(folders))
+            .where(photos.c.folder_id == folder_id)
+        )
+        with self.engine.connect() as conn:
+            return {r.path: _photo_row(r, bool(r.embedded)) for r in conn.execute(query)}
+
+    def photos_by_fingerprint(
+        self, fingerprints: Iterable[str], model_id: str | None = None
+    ) -> dict[str, list[PhotoRow]]:
+        wanted = sorted(set(fingerprints))
+        found: dict[str, list[PhotoRow]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                query = (
+                    select(*_photo_columns(), _embedded_flag(model_id))
+                    .select_from(photos.join(folders))
+                    .where(photos.c.fingerprint.in_(chunk))
+                )
+                for r in conn.execute(query):
+                    found.setdefault(r.fingerprint, []).append(_photo_row(r, bool(r.embedded)))
+        return found
+
+    def photos_by_ids(self, ids: Iterable[int]) -> dict[int, PhotoRow]:
+        wanted = [int(i) for i in ids]
+        result: dict[int, PhotoRow] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                query = (
+                    select(*_photo_columns())
+                    .select_from(photos.join(folders))
+                    .where(photos.c.id.in_(chunk))
+                )
+                for r in conn.execute(query):
+                    result[r.id] = _photo_row(r)
+        return result
+
+    def photo_by_path(self, path: str) -> PhotoRow | None:
+        query = select(*_photo_columns()).select_from(photos.join(folders)).where(photos.c.path == path)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _photo_row(row) if row else None
+
+    def recent_photos(
+        self, limit: int, offset: int = 0, folder_id: int | None = None
+    ) -> list[PhotoRow]:
+        """Embedded, online photos, newest file first (for browsing without a query)."""
+        query = (
+            select(*_photo_columns())
+            .select_from(photos.join(folders))
+            .where(and_(photos.c.status == STATUS_OK, folders.c.online.is_(True)))
+        )
+        if folder_id is not None:
+            query = query.where(photos.c.folder_id == folder_id)
+        query = query.order_by(photos.c.mtime_ns.desc(), photos.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_photo_row(r) for r in conn.execute(query)]
+
+    def skipped(self, limit: int | None = None) -> list[PhotoRow]:
+        query = (
+            select(*_photo_columns())
+            .select_from(photos.join(folders))
+            .where(photos.c.status == STATUS_SKIPPED)
+            .order_by(photos.c.path)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_photo_row(r) for r in conn.execute(query)]
+
+    # ------------------------------------------------------------------ embeddings
+    def embedding(self, photo_id: int, model_id: str) -> np.ndarray | None:
+        query = select(embeddings.c.vector, embeddings.c.dim).where(
+            and_(embeddings.c.photo_id == photo_id, embeddings.c.model_id == model_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return blob_to_vector(row.vector, row.dim) if row else None
+
+    def embeddings_for(
+        self, model_id: str, since_generation: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """All ``(ids, vectors)`` of one model, or only those written after a generation."""
+        query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
+            embeddings.c.model_id == model_id
+        )
+        if since_generation is not None:
+            query = query.where(embeddings.c.generation > since_generation)
+        query = query.order_by(embeddings.c.photo_id)
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        dim = 0
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                ids.append(r.photo_id)
+                blobs.append(r.vector)
+                dim = r.dim
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
+        vectors = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1)
+        return np.asarray(ids, dtype=np.int64), vectors.astype(np.float32)
+
+    def embedded_fingerprints(self, model_id: str) -> dict[str, int]:
+        """Content fingerprint -> id of a photo that has a vector of ``model_id``."""
+        query = (
+            select(photos.c.fingerprint, photos.c.id)
+            .select_from(photos.join(embeddings, embeddings.c.photo_id == photos.c.id))
+            .where(and_(embeddings.c.model_id == model_id, photos.c.fingerprint.is_not(None)))
+        )
+        with self.engine.connect() as conn:
+            return {r.fingerprint: int(r.id) for r in conn.execute(query)}
+
+    def embedded_ids(self, model_id: str) -> np.ndarray:
+        query = select(embeddings.c.photo_id).where(embeddings.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+
+    # ------------------------------------------------------------------ state
+    def generation(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == GENERATION_KEY)).scalar()
+        return int(value) if value is not None else 0
+
+    def stats(self, model_id: str | None = None) -> LibraryStats:
+        with self.engine.connect() as conn:
+            n_folders = conn.execute(select(func.count()).select_from(folders)).scalar_one()
+            n_offline_folders = conn.execute(
+                select(func.count()).select_from(folders).where(folders.c.online.is_(False))
+            ).scalar_one()
+            n_photos = conn.execute(select(func.count()).select_from(photos)).scalar_one()
+            n_skipped = conn.execute(
+                select(func.count()).select_from(photos).where(photos.c.status == STATUS_SKIPPED)
+            ).scalar_one()
+            n_offline = conn.execute(
+                select(func.count())
+                .select_from(photos.join(folders))
+                .where(folders.c.online.is_(False))
+            ).scalar_one()
+            emb = select(func.count()).select_from(embeddings)
+            if model_id is not None:
+                emb = emb.where(embeddings.c.model_id == model_id)
+            n_embedded = conn.execute(emb).scalar_one()
+            reasons = {
+                r.skip_reason or "unknown": int(r.n)
+                for r in conn.execute(
+                    select(photos.c.skip_reason, func.count().label("n"))
+                    .where(photos.c.status == STATUS_SKIPPED)
+                    .group_by(photos.c.skip_reason)
+                    .order_by(func.count().desc())
+                )
+            }
+        return LibraryStats(
+            folders=n_folders,
+            folders_offline=n_offline_folders,
+            photos=n_photos,
+            embedded=n_embedded,
+            skipped=n_skipped,
+            offline_photos=n_offline,
+            skip_reasons=reasons,
+        )
+
+
+class LibraryWriter:
+    """Write operations inside one transaction (see ``Repository.write``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.changed = False
+        self._generation: int | None = None
+
+    @property
+    def next_generation(self) -> int:
+        """The generation this transaction will commit as (stamped on the rows it writes)."""
+        if self._generation is None:
+            value = self.conn.execute(
+                select(meta.c.value).where(meta.c.key == GENERATION_KEY)
+            ).scalar()
+            self._generation = (int(value) if value is not None else 0) + 1
+        return self._generation
+
+    def bump_generation(self) -> None:
+        value = str(self.next_generation)
+        updated = self.conn.execute(
+            update(meta).where(meta.c.key == GENERATION_KEY).values(value=value)
+        ).rowcount
+        if not updated:
+            self.conn.execute(insert(meta).values(key=GENERATION_KEY, value=value))
+
+    # ------------------------------------------------------------------ folders
+    def add_folder(self, path: str) -> int:
+        existing = self.conn.execute(select(folders.c.id).where(folders.c.path == path)).scalar()
+        if existing is not None:
+            return int(existing)
+        self.changed = True
+        return int(
+            self.conn.execute(
+                insert(folders).values(path=path, added_at=time.time(), online=True)
+            ).inserted_primary_key[0]
+        )
+
+    def absorb_folder(self, child_id: int, parent_id: int) -> None:
+        """A folder added above an existing one takes over its photos (no re-indexing)."""
+        self.changed = True
+        self.conn.execute(update(photos).where(photos.c.folder_id == child_id).values(folder_id=parent_id))
+        self.conn.execute(delete(folders).where(folders.c.id == child_id))
+
+    def remove_folder(self, folder_id: int) -> list[int]:
+        """Forget a folder and its photos (the files on disk are not touched)."""
+        ids = [r[0] for r in self.conn.execute(select(photos.c.id).where(photos.c.folder_id == folder_id))]
+        self.delete_photos(ids)
+        self.conn.execute(delete(folders).where(folders.c.id == folder_id))
+        self.changed = True
+        return ids
+
+    def set_folder_state(
+        self, folder_id: int, *, online: bool, error: str | None = None, scanned: bool = False
+    ) -> None:
+        values: dict[str, object] = {"online": online, "last_error": error}
+        if scanned:
+            values["last_scan_at"] = time.time()
+        self.conn.execute(update(folders).where(folders.c.id == folder_id).values(**values))
+
+    # ------------------------------------------------------------------ photos
+    def upsert_photo(
+        self,
+        *,
+        folder_id: int,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        fingerprint: str | None,
+        status: str,
+        width: int | None = None,
+        height: int | None = None,
+        skip_reason: str | None = None,
+    ) -> int:
+        """Insert or update the row for ``path``; returns its id (stable across updates)."""
+        self.changed = True
+        now = time.time()
+        values = dict(
+            folder_id=folder_id,
+            size=size,
+            mtime_ns=mtime_ns,
+            fingerprint=fingerprint,
+            status=status,
+            width=width,
+            height=height,
+            skip_reason=skip_reason,
+            updated_at=now,
+        )
+        existing = self.conn.execute(select(photos.c.id).where(photos.c.path == path)).scalar()
+        if existing is not None:
+            self.conn.execute(update(photos).where(photos.c.id == existing).values(**values))
+            return int(existing)
+        result = self.conn.execute(insert(photos).values(path=path, added_at=now, **values))
+        return int(result.inserted_primary_key[0])
+
+    def move_photo(self, photo_id: int, *, folder_id: int, path: str, size: int, mtime_ns: int) -> None:
+        """Re-point a photo that was moved or renamed; its embeddings stay valid."""
+        self.changed = True
+        self.conn.execute(
+            update(photos)
+            .where(photos.c.id == photo_id)
+            .values(folder_id=folder_id, path=path, size=size, mtime_ns=mtime_ns, updated_at=time.time())
+        )
+
+    def delete_photos(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        self.changed = True
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(delete(embeddings).where(embeddings.c.photo_id.in_(chunk)))
+            self.conn.execute(delete(photos).where(photos.c.id.in_(chunk)))
+
+    # ------------------------------------------------------------------ embeddings
+    def put_embedding(self, photo_id: int, model_id: str, vector: np.ndarray) -> None:
+        self.changed = True
+        blob = vector_to_blob(vector)
+        self.conn.execute(
+            delete(embeddings).where(
+                and_(embeddings.c.photo_id == photo_id, embeddings.c.model_id == model_id)
+            )
+        )
+        self.conn.execute(
+            insert(embeddings).values(
+                photo_id=photo_id,
+                model_id=model_id,
+                dim=int(vector.shape[-1]),
+                vector=blob,
+                generation=self.next_generation,
+            )
+        )
+
+    def drop_embeddings(self, photo_id: int) -> None:
+        """A photo whose content changed loses its vectors of every model until re-embedded."""
+        self.changed = True
+        self.conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id))
+
+    def copy_photo_content(self, source_id: int, target_id: int, model_id: str) -> np.ndarray | None:
+        """A byte-identical copy of a known photo takes its dimensions and vectors, no decode.
+
+        Returns the copied vector of ``model_id`` (None if the source had none after all).
+        """
+        self.changed = True
+        source = self.conn.execute(
+            select(photos.c.width, photos.c.height).where(photos.c.id == source_id)
+        ).first()
+        if source is not None:
+            self.conn.execute(
+                update(photos)
+                .where(photos.c.id == target_id)
+                .values(width=source.width, height=source.height)
+            )
+        rows = self.conn.execute(
+            select(embeddings.c.model_id, embeddings.c.dim, embeddings.c.vector).where(
+                embeddings.c.photo_id == source_id
+            )
+        ).all()
+        self.conn.execute(delete(embeddings).where(embeddings.c.photo_id == target_id))
+        wanted: np.ndarray | None = None
+        for r in rows:
+            if r.model_id == model_id:
+                wanted = blob_to_vector(r.vector, r.dim)
+            self.conn.execute(
+                insert(embeddings).values(
+                    photo_id=target_id,
+                    model_id=r.model_id,
+                    dim=r.dim,
+                    vector=r.vector,
+                    generation=self.next_generation,
+                )
+            )
+        return wanted
+
+
+def normalise_folder_path(path: str | Path) -> str:
+    """The canonical form stored for a folder: absolute, symlinks resolved, no trailing slash."""
+    return str(Path(path).expanduser().resolve())
