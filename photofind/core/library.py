@@ -1,0 +1,161 @@
+"""One open library: the database, the model, the vector index and the operations on folders.
+
+This is the composition root that the CLI and the GUI share. Heavy parts (the ONNX session,
+the HNSW index) are created on first use, so listing folders or printing stats stays instant.
+Index runs take a single-writer lock on the data directory, so two photofind processes never
+write the same library at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from photofind.config import Paths
+from photofind.core.embedder import OnnxEmbedder
+from photofind.core.indexer import Indexer
+from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
+from photofind.core.models.spec import ModelInfo
+from photofind.core.search import Searcher
+from photofind.core.vector_index import VectorIndex
+from photofind.store.db import open_database
+from photofind.store.repository import FolderRow, Repository, normalise_folder_path
+
+logger = logging.getLogger(__name__)
+
+
+class FolderError(ValueError):
+    """A folder cannot be added or removed; the message is meant for the user."""
+
+
+class LibraryBusy(RuntimeError):
+    """Another photofind process is writing this library right now."""
+
+
+class Library:
+    """The user's photo library in one data directory (see module docstring)."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        model: str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+    ) -> None:
+        self.paths = paths.ensure()
+        self.engine = open_database(paths.db_path, paths.backups_dir)
+        self.repo = Repository(self.engine)
+        self.model_name = model or DEFAULT_MODEL
+        self.device = device
+        self.threads = threads
+        self._index_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lazy parts
+    @cached_property
+    def model_info(self) -> ModelInfo:
+        return resolve_model(self.model_name, self.paths.models_dir)
+
+    @cached_property
+    def embedder(self) -> OnnxEmbedder:
+        return OnnxEmbedder(self.model_info, device=self.device, threads=self.threads)
+
+    @cached_property
+    def vector_index(self) -> VectorIndex:
+        info = self.model_info
+        index = VectorIndex(self.index_path(info.model_id), info.dim)
+        outcome = index.open(
+            lambda: self.repo.embeddings_for(info.model_id), str(self.repo.generation())
+        )
+        logger.info("Vector index for %s: %s", info.name, outcome)
+        return index
+
+    def index_path(self, model_id: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+        return self.paths.index_dir / f"{safe}.hnsw"
+
+    # ------------------------------------------------------------------ operations
+    def indexer(self, **options: object) -> Indexer:
+        return Indexer(self.repo, self.embedder, self.vector_index, **options)  # type: ignore[arg-type]
+
+    def searcher(self) -> Searcher:
+        return Searcher(self.repo, self.embedder, self.vector_index)
+
+    @contextmanager
+    def writing(self, timeout: float = 0.0) -> Iterator[None]:
+        """Hold the library's single-writer lock (across processes) for the block."""
+        lock = FileLock(str(self.paths.lock_path), timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise LibraryBusy(
+                f"The library in {self.paths.data_dir} is busy: another photofind is indexing "
+                "it. Try again when it has finished."
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def add_folder(self, path: str | os.PathLike[str]) -> FolderRow:
+        """Add a folder to the library (not indexed yet); nested folders are merged sensibly."""
+        folder = normalise_folder_path(path)
+        if not os.path.isdir(folder):
+            raise FolderError(f"{folder} is not a folder that can be read")
+        data_dir = str(self.paths.data_dir)
+        if _is_within(folder, data_dir) or _is_within(data_dir, folder):
+            raise FolderError(f"{folder} overlaps photofind's own data folder {data_dir}")
+        existing = self.repo.folders()
+        for row in existing:
+            if row.path == folder:
+                return row
+            if _is_within(folder, row.path):
+                raise FolderError(f"{folder} is already in the library as part of {row.path}")
+        with self.repo.write() as w:
+            folder_id = w.add_folder(folder)
+            for row in existing:
+                if _is_within(row.path, folder):
+                    w.absorb_folder(row.id, folder_id)
+        added = self.repo.folder_by_path(folder)
+        assert added is not None
+        return added
+
+    def remove_folder(self, path: str | os.PathLike[str]) -> int:
+        """Forget a folder's photos (the files stay untouched); returns how many were removed."""
+        folder = self.find_folder(path)
+        with self.repo.write() as w:
+            ids = w.remove_folder(folder.id)
+        if ids:
+            self.vector_index.remove(np.asarray(ids, dtype=np.int64))
+            self.vector_index.save(str(self.repo.generation()))
+        return len(ids)
+
+    def find_folder(self, path: str | os.PathLike[str]) -> FolderRow:
+        wanted = {normalise_folder_path(path), os.path.abspath(os.path.expanduser(str(path)))}
+        for row in self.repo.folders():
+            if row.path in wanted:
+                return row
+        raise FolderError(f"{path} is not a folder of the library")
+
+    def rebuild_index(self) -> int:
+        """Rebuild the current model's HNSW file from SQLite; returns the number of vectors."""
+        info = self.model_info
+        ids, vectors = self.repo.embeddings_for(info.model_id)
+        self.vector_index.rebuild(ids, vectors)
+        self.vector_index.save(str(self.repo.generation()))
+        return len(ids)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _is_within(path: str, parent: str) -> bool:
+    return path != parent and path.startswith(os.path.join(parent, ""))
