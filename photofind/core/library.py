@@ -73,7 +73,7 @@ class Library:
         info = self.model_info
         index = VectorIndex(self.index_path(info.model_id), info.dim)
         outcome = index.open(
-            lambda: self.repo.embeddings_for(info.model_id), str(self.repo.generation())
+            lambda: self.repo.embeddings_for(info.model_id, info.dim), str(self.repo.generation())
         )
         logger.info("Vector index for %s: %s", info.name, outcome)
         return index
@@ -148,7 +148,7 @@ class Library:
     def rebuild_index(self) -> int:
         """Rebuild the current model's HNSW file from SQLite; returns the number of vectors."""
         info = self.model_info
-        ids, vectors = self.repo.embeddings_for(info.model_id)
+        ids, vectors = self.repo.embeddings_for(info.model_id, info.dim)
         self.vector_index.rebuild(ids, vectors)
         self.vector_index.save(str(self.repo.generation()))
         return len(ids)

@@ -258,9 +258,12 @@ class Repository:
         return blob_to_vector(row.vector, row.dim) if row else None
 
     def embeddings_for(
-        self, model_id: str, since_generation: int | None = None
+        self, model_id: str, dim: int = 0, since_generation: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """All ``(ids, vectors)`` of one model, or only those written after a generation."""
+        """All ``(ids, vectors)`` of one model, or only those written after a generation.
+
+        ``dim`` only shapes the empty result when there are no vectors yet.
+        """
         query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
             embeddings.c.model_id == model_id
         )
@@ -269,7 +272,6 @@ class Repository:
         query = query.order_by(embeddings.c.photo_id)
         ids: list[int] = []
         blobs: list[bytes] = []
-        dim = 0
         with self.engine.connect() as conn:
             for r in conn.execute(query):
                 ids.append(r.photo_id)
