@@ -117,8 +117,13 @@ class Indexer:
         folders: Sequence[FolderRow] | None = None,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
     ) -> IndexReport:
-        """Index ``folders`` (default: every library folder) and return what changed."""
+        """Index ``folders`` (default: every library folder) and return what changed.
+
+        Setting ``cancel`` stops the run after the batch in flight (its work is kept); while
+        ``pause`` is set the run waits between batches.
+        """
         started = time.monotonic()
         cancel = cancel or threading.Event()
         _notify = on_progress or (lambda _p: None)
@@ -137,7 +142,7 @@ class Indexer:
         if cancel.is_set():
             report.cancelled = True
         else:
-            self._embed_all(plan.to_embed, report, _notify, cancel)
+            self._embed_all(plan.to_embed, report, _notify, cancel, pause)
 
         _notify(Progress("saving", report.embedded, len(plan.to_embed)))
         self._save_index()
@@ -187,6 +192,7 @@ class Indexer:
         report: IndexReport,
         notify: ProgressCallback,
         cancel: threading.Event,
+        pause: threading.Event | None = None,
     ) -> None:
         if not work:
             return
@@ -206,6 +212,8 @@ class Indexer:
             if time.monotonic() - last_checkpoint > self.checkpoint_seconds:
                 self._save_index()
                 last_checkpoint = time.monotonic()
+            while pause is not None and pause.is_set() and not cancel.is_set():
+                cancel.wait(0.1)
             if cancel.is_set():
                 report.cancelled = True
                 break
