@@ -56,7 +56,9 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 class OnnxEmbedder:
     """An ``Embedder`` backed by an onnxruntime session. ``embed`` is safe to call from threads."""
 
-    def __init__(self, info: ModelInfo, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, info: ModelInfo, device: str = "auto", threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         if device not in ("auto", "cuda", "cpu"):
@@ -84,8 +86,10 @@ class OnnxEmbedder:
                 )
             else:
                 try:
-                    session = ort.InferenceSession(str(info.onnx_path), opts, providers=[CUDA, CPU])
-                except Exception as exc:  # onnxruntime raises its own exception types
+                    session = ort.InferenceSession(
+                        str(info.onnx_path), opts, providers=[CUDA, CPU]
+                    )
+                except Exception as exc:  # noqa: BLE001 - any CUDA start failure means CPU
                     self.fallback_reason = f"starting {CUDA} failed: {exc}"
                 else:
                     if CUDA not in session.get_providers():
@@ -98,7 +102,11 @@ class OnnxEmbedder:
         if self.fallback_reason is not None:
             # An explicit request, or a GPU build that failed to start, deserves a warning; a
             # CPU-only build under "auto" is the normal case on most machines.
-            level = logging.WARNING if device == "cuda" or CUDA in ort.get_available_providers() else logging.INFO
+            level = (
+                logging.WARNING
+                if device == "cuda" or CUDA in ort.get_available_providers()
+                else logging.INFO
+            )
             logger.log(level, "running %s on CPU: %s", info.name, self.fallback_reason)
 
         self.session = session
@@ -107,11 +115,17 @@ class OnnxEmbedder:
         inputs = session.get_inputs()
         self.input_name = info.input_name or inputs[0].name
         self.output_name = info.output_name or session.get_outputs()[0].name
-        batch_dim = next((i.shape[0] for i in inputs if i.name == self.input_name), None)
+        batch_dim = next(
+            (i.shape[0] for i in inputs if i.name == self.input_name), None
+        )
         # Some exported models pin the batch to 1: feed those one image at a time.
         self._fixed_batch_one = batch_dim == 1
         logger.info(
-            "model %s on %s (providers %s, %d threads)", info.name, self.device, self.providers, self.threads
+            "model %s on %s (providers %s, %d threads)",
+            info.name,
+            self.device,
+            self.providers,
+            self.threads,
         )
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
@@ -127,7 +141,9 @@ class OnnxEmbedder:
         else:
             out = self._run(batch)
         if out.shape[1] != self.dim:
-            raise ValueError(f"model {self.model_id} gave {out.shape[1]}-d output, expected {self.dim}")
+            raise ValueError(
+                f"model {self.model_id} gave {out.shape[1]}-d output, expected {self.dim}"
+            )
         return l2_normalise(out)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:

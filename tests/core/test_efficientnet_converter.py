@@ -49,7 +49,9 @@ def _preprocess(path: Path, size: int = 224) -> np.ndarray:
         im = im.convert("RGB")
         w, h = im.size
         scale = size / min(w, h)
-        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+        im = im.resize(
+            (max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR
+        )
         w, h = im.size
         left, top = (w - size) // 2, (h - size) // 2
         im = im.crop((left, top, left + size, top + size))
@@ -77,11 +79,15 @@ def session(onnx_path) -> ort.InferenceSession:
 @pytest.fixture(scope="module")
 def reference(weights):
     torch.manual_seed(0)
-    model = effnet.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
+    model = effnet.EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=weights
+    )
     return model.eval()
 
 
-def _reference_features(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reference_features(
+    model, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(feature map, pooled features before dropout/fc, logits) exactly as ``forward`` does."""
     with torch.no_grad():
         xt = torch.from_numpy(x)
@@ -113,14 +119,19 @@ def test_larger_inputs_work_with_dynamic_spatial_dims(session, weights) -> None:
     emb, fmap = session.run([OUTPUT_NAME, FEATURE_MAP_NAME], {INPUT_NAME: x})
     assert fmap.shape == (2, EMBEDDING_DIM, 10, 10)
     np.testing.assert_allclose(emb, fmap.mean(axis=(2, 3)), atol=1e-5)
-    ref = effnet.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights, image_size=320).eval()
+    ref = effnet.EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=weights, image_size=320
+    ).eval()
     _, ref_pooled, _ = _reference_features(ref, x)
     assert np.abs(emb - ref_pooled).max() <= 1e-4
 
 
 def test_graph_interface(onnx_path) -> None:
     model = onnx.load(str(onnx_path))
-    assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) <= 17
+    assert (
+        max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx"))
+        <= 17
+    )
     (inp,) = model.graph.input
     dims = inp.type.tensor_type.shape.dim
     assert inp.name == INPUT_NAME
@@ -133,11 +144,14 @@ def test_graph_interface(onnx_path) -> None:
     assert ops <= {"Conv", "Clip", "Add", "GlobalAveragePool", "Flatten", "Identity"}
 
 
-def test_conversion_replaces_atomically_and_leaves_no_temp_files(weights, tmp_path, monkeypatch) -> None:
+def test_conversion_replaces_atomically_and_leaves_no_temp_files(
+    weights, tmp_path, monkeypatch
+) -> None:
     out = tmp_path / "lite0.onnx"
     out.write_bytes(b"old")
 
-    def boom(self) -> bytes:  # fail mid-write: the old file must survive, no temp file left
+    # fail mid-write: the old file must survive, no temp file left
+    def boom(self) -> bytes:
         raise OSError("disk full")
 
     monkeypatch.setattr(efficientnet_lite.onnx.ModelProto, "SerializeToString", boom)

@@ -11,7 +11,11 @@ import pytest
 from PIL import Image
 
 from photofind.core.embedder import Embedder, OnnxEmbedder, default_threads
-from photofind.core.models.registry import create_embedder, register_model, resolve_model
+from photofind.core.models.registry import (
+    create_embedder,
+    register_model,
+    resolve_model,
+)
 from photofind.core.models.spec import ModelInfo, PreprocessSpec
 
 from .test_registry import TINY_SPEC, make_tiny_model
@@ -39,11 +43,17 @@ def _center_crop(path: Path, spec: PreprocessSpec) -> np.ndarray:
         im = im.convert("RGB")
         w, h = im.size
         s = spec.size / min(w, h)
-        im = im.resize((max(spec.size, round(w * s)), max(spec.size, round(h * s))), Image.BILINEAR)
+        im = im.resize(
+            (max(spec.size, round(w * s)), max(spec.size, round(h * s))), Image.BILINEAR
+        )
         w, h = im.size
         left, top = (w - spec.size) // 2, (h - spec.size) // 2
-        x = np.asarray(im.crop((left, top, left + spec.size, top + spec.size)), np.float32)
-    return ((x - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)).transpose(2, 0, 1)
+        x = np.asarray(
+            im.crop((left, top, left + spec.size, top + spec.size)), np.float32
+        )
+    return (
+        (x - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)
+    ).transpose(2, 0, 1)
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +62,23 @@ def photos(lite0) -> np.ndarray:
         pytest.skip(f"benchmark photos not found at {COREL}")
     with open(COREL / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    return np.stack([_center_crop(COREL / rows[i]["image"], lite0.preprocess) for i in (0, 150, 420, 777, 999)])
+    return np.stack(
+        [
+            _center_crop(COREL / rows[i]["image"], lite0.preprocess)
+            for i in (0, 150, 420, 777, 999)
+        ]
+    )
 
 
 @pytest.mark.parametrize("device", ["cuda", "auto"])
-def test_gpu_requests_fall_back_to_a_working_cpu_embedder(lite0, photos, device, caplog) -> None:
+def test_gpu_requests_fall_back_to_a_working_cpu_embedder(
+    lite0, photos, device, caplog
+) -> None:
     import onnxruntime as ort
 
     caplog.set_level(logging.INFO, logger="photofind.core.embedder")
     emb = OnnxEmbedder(lite0, device=device, threads=2)
-    if "CUDAExecutionProvider" in emb.providers:  # pragma: no cover - only on a GPU machine
+    if "CUDAExecutionProvider" in emb.providers:  # pragma: no cover - GPU machines only
         assert emb.device == "cuda" and emb.fallback_reason is None
     else:
         assert emb.device == "cpu"
@@ -84,13 +101,19 @@ def test_cpu_device_uses_cpu_only(cpu_embedder, lite0) -> None:
     _: Embedder = cpu_embedder  # satisfies the protocol
 
 
-def test_embeddings_are_unit_norm_deterministic_and_batch_independent(cpu_embedder, photos) -> None:
+def test_embeddings_are_unit_norm_deterministic_and_batch_independent(
+    cpu_embedder, photos
+) -> None:
     batch = cpu_embedder.embed(photos)
     assert batch.shape == (len(photos), 1280) and batch.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
 
-    np.testing.assert_array_equal(cpu_embedder.embed(photos[:1]), cpu_embedder.embed(photos[:1]))
-    singles = np.concatenate([cpu_embedder.embed(photos[i : i + 1]) for i in range(len(photos))])
+    np.testing.assert_array_equal(
+        cpu_embedder.embed(photos[:1]), cpu_embedder.embed(photos[:1])
+    )
+    singles = np.concatenate(
+        [cpu_embedder.embed(photos[i : i + 1]) for i in range(len(photos))]
+    )
     assert np.abs(batch - singles).max() <= 1e-5
 
     # different photos really differ; the same photo twice in a batch gives the same vector

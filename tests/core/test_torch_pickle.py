@@ -116,7 +116,8 @@ def test_storage_count_mismatch_is_an_error(tmp_path) -> None:
     path = tmp_path / "w.pth"
     torch.save({"a": torch.randn(4)}, path, _use_new_zipfile_serialization=False)
     data = bytearray(path.read_bytes())
-    count_at = len(data) - 4 * 4 - 8  # 8-byte element count just before the 16 raw bytes
+    # the 8-byte element count sits just before the 16 raw bytes
+    count_at = len(data) - 4 * 4 - 8
     assert struct.unpack("<q", data[count_at : count_at + 8]) == (4,)
     data[count_at : count_at + 8] = struct.pack("<q", 5)
     path.write_bytes(bytes(data))

@@ -76,24 +76,41 @@ class _GraphBuilder:
         self.used: set[str] = set()
         self._clip_min = "relu6_min"
         self._clip_max = "relu6_max"
-        self.inits.append(numpy_helper.from_array(np.array(0.0, np.float32), self._clip_min))
-        self.inits.append(numpy_helper.from_array(np.array(6.0, np.float32), self._clip_max))
+        self.inits.append(
+            numpy_helper.from_array(np.array(0.0, np.float32), self._clip_min)
+        )
+        self.inits.append(
+            numpy_helper.from_array(np.array(6.0, np.float32), self._clip_max)
+        )
 
     def _get(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         try:
             arr = self.state[key]
         except KeyError:
-            raise ValueError(f"weights file lacks {key!r}: not an EfficientNet-Lite0 state dict") from None
+            raise ValueError(
+                f"weights file lacks {key!r}: not an EfficientNet-Lite0 state dict"
+            ) from None
         if tuple(arr.shape) != shape:
             raise ValueError(f"{key}: shape {tuple(arr.shape)}, expected {shape}")
         self.used.add(key)
         return arr
 
     def conv_bn(
-        self, x: str, conv: str, bn: str, out_ch: int, in_ch: int, k: int, stride: int, groups: int, act: bool
+        self,
+        x: str,
+        conv: str,
+        bn: str,
+        out_ch: int,
+        in_ch: int,
+        k: int,
+        stride: int,
+        groups: int,
+        act: bool,
     ) -> str:
         """Conv (no bias) + BatchNorm (folded) [+ ReLU6]; returns the output name."""
-        w = self._get(f"{conv}.weight", (out_ch, in_ch // groups, k, k)).astype(np.float64)
+        w = self._get(f"{conv}.weight", (out_ch, in_ch // groups, k, k)).astype(
+            np.float64
+        )
         gamma = self._get(f"{bn}.weight", (out_ch,)).astype(np.float64)
         beta = self._get(f"{bn}.bias", (out_ch,)).astype(np.float64)
         mean = self._get(f"{bn}.running_mean", (out_ch,)).astype(np.float64)
@@ -105,15 +122,25 @@ class _GraphBuilder:
         self.inits.append(numpy_helper.from_array(w_f, f"{conv}.w"))
         self.inits.append(numpy_helper.from_array(b_f, f"{conv}.b"))
         y = f"{conv}.out"
-        attrs: dict[str, object] = {"kernel_shape": [k, k], "strides": [stride, stride], "group": groups}
+        attrs: dict[str, object] = {
+            "kernel_shape": [k, k],
+            "strides": [stride, stride],
+            "group": groups,
+        }
         if k > 1 or stride > 1:
             attrs["auto_pad"] = "SAME_UPPER"
-        self.nodes.append(helper.make_node("Conv", [x, f"{conv}.w", f"{conv}.b"], [y], name=conv, **attrs))
+        self.nodes.append(
+            helper.make_node(
+                "Conv", [x, f"{conv}.w", f"{conv}.b"], [y], name=conv, **attrs
+            )
+        )
         if not act:
             return y
         z = f"{conv}.relu6"
         self.nodes.append(
-            helper.make_node("Clip", [y, self._clip_min, self._clip_max], [z], name=f"{conv}.clip")
+            helper.make_node(
+                "Clip", [y, self._clip_min, self._clip_max], [z], name=f"{conv}.clip"
+            )
         )
         return z
 
@@ -131,9 +158,31 @@ def build_lite0_graph(state: dict[str, np.ndarray]) -> onnx.ModelProto:
             p = f"_blocks.{idx}"
             h = x
             if stage.expand != 1:
-                h = g.conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", mid, in_ch, 1, 1, 1, act=True)
-            h = g.conv_bn(h, f"{p}._depthwise_conv", f"{p}._bn1", mid, mid, stage.kernel, stride, mid, act=True)
-            h = g.conv_bn(h, f"{p}._project_conv", f"{p}._bn2", stage.out_ch, mid, 1, 1, 1, act=False)
+                h = g.conv_bn(
+                    h, f"{p}._expand_conv", f"{p}._bn0", mid, in_ch, 1, 1, 1, act=True
+                )
+            h = g.conv_bn(
+                h,
+                f"{p}._depthwise_conv",
+                f"{p}._bn1",
+                mid,
+                mid,
+                stage.kernel,
+                stride,
+                mid,
+                act=True,
+            )
+            h = g.conv_bn(
+                h,
+                f"{p}._project_conv",
+                f"{p}._bn2",
+                stage.out_ch,
+                mid,
+                1,
+                1,
+                1,
+                act=False,
+            )
             # The package skips only on repeats: the first block of a stage has stride [s] (a
             # list), which never equals 1 in its `stride == 1` test, and changes width anyway.
             if r > 0:
@@ -144,22 +193,38 @@ def build_lite0_graph(state: dict[str, np.ndarray]) -> onnx.ModelProto:
             idx += 1
     last_ch = LITE0_STAGES[-1].out_ch
     head = g.conv_bn(x, "_conv_head", "_bn1", EMBEDDING_DIM, last_ch, 1, 1, 1, act=True)
-    g.nodes.append(helper.make_node("Identity", [head], [FEATURE_MAP_NAME], name="feature_map"))
-    g.nodes.append(helper.make_node("GlobalAveragePool", [head], ["pooled4d"], name="avg_pool"))
-    g.nodes.append(helper.make_node("Flatten", ["pooled4d"], [OUTPUT_NAME], name="flatten", axis=1))
+    g.nodes.append(
+        helper.make_node("Identity", [head], [FEATURE_MAP_NAME], name="feature_map")
+    )
+    g.nodes.append(
+        helper.make_node("GlobalAveragePool", [head], ["pooled4d"], name="avg_pool")
+    )
+    g.nodes.append(
+        helper.make_node("Flatten", ["pooled4d"], [OUTPUT_NAME], name="flatten", axis=1)
+    )
 
     leftover = set(state) - g.used - {"_fc.weight", "_fc.bias"}
     if leftover:
-        raise ValueError(f"weights not used by the Lite0 graph (wrong architecture?): {sorted(leftover)[:5]}")
+        raise ValueError(
+            f"weights not used by the Lite0 graph (wrong architecture?): {sorted(leftover)[:5]}"
+        )
 
     graph = helper.make_graph(
         g.nodes,
         "efficientnet_lite0_features",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", 3, "height", "width"])],
         [
-            helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", EMBEDDING_DIM]),
             helper.make_tensor_value_info(
-                FEATURE_MAP_NAME, TensorProto.FLOAT, ["batch", EMBEDDING_DIM, "fm_height", "fm_width"]
+                INPUT_NAME, TensorProto.FLOAT, ["batch", 3, "height", "width"]
+            )
+        ],
+        [
+            helper.make_tensor_value_info(
+                OUTPUT_NAME, TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
+            ),
+            helper.make_tensor_value_info(
+                FEATURE_MAP_NAME,
+                TensorProto.FLOAT,
+                ["batch", EMBEDDING_DIM, "fm_height", "fm_width"],
             ),
         ],
         initializer=g.inits,
@@ -171,12 +236,16 @@ def build_lite0_graph(state: dict[str, np.ndarray]) -> onnx.ModelProto:
         producer_version=str(CONVERTER_VERSION),
     )
     model.ir_version = 8  # readable by every onnxruntime >= 1.11
-    helper.set_model_props(model, {"photofind.converter_version": str(CONVERTER_VERSION)})
+    helper.set_model_props(
+        model, {"photofind.converter_version": str(CONVERTER_VERSION)}
+    )
     onnx.checker.check_model(model)
     return model
 
 
-def write_model_atomically(model: onnx.ModelProto, out_path: str | os.PathLike[str]) -> None:
+def write_model_atomically(
+    model: onnx.ModelProto, out_path: str | os.PathLike[str]
+) -> None:
     """Serialise ``model`` to a temp file beside ``out_path``, then ``os.replace`` it in.
 
     Two processes converting at once each write their own temp file; the last replace wins and
@@ -199,7 +268,9 @@ def write_model_atomically(model: onnx.ModelProto, out_path: str | os.PathLike[s
         raise
 
 
-def convert_efficientnet_lite0(weights_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> None:
+def convert_efficientnet_lite0(
+    weights_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
+) -> None:
     """Read the packaged ``.pth`` and write the feature-extractor ONNX to ``out_path``."""
     state = load_legacy_state_dict(weights_path)
     model = build_lite0_graph(state)

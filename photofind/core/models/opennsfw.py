@@ -80,20 +80,28 @@ def build_feature_model(source: str | os.PathLike[str]) -> onnx.ModelProto:
     model = onnx.shape_inference.infer_shapes(onnx.load(os.fspath(source)))
     extractor = onnx.utils.Extractor(model)
     cut = extractor.extract_model([SOURCE_INPUT], [SOURCE_FEATURES])
-    cut.graph.node.append(helper.make_node("Identity", [SOURCE_FEATURES], [OUTPUT_NAME], name="embedding"))
+    cut.graph.node.append(
+        helper.make_node("Identity", [SOURCE_FEATURES], [OUTPUT_NAME], name="embedding")
+    )
     old = cut.graph.output[0]
     shape = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
     if shape[-1] != EMBEDDING_DIM:
         raise ValueError(f"unexpected open_nsfw feature shape {shape}")
     del cut.graph.output[:]
-    cut.graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", EMBEDDING_DIM]))
+    cut.graph.output.append(
+        helper.make_tensor_value_info(
+            OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
+        )
+    )
     cut.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     helper.set_model_props(cut, {"photofind.cut_version": str(CUT_VERSION)})
     onnx.checker.check_model(cut)
     return cut
 
 
-def extract_opennsfw_features(source: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> None:
+def extract_opennsfw_features(
+    source: str | os.PathLike[str], out_path: str | os.PathLike[str]
+) -> None:
     """Write the cut feature model to ``out_path`` atomically."""
     write_model_atomically(build_feature_model(source), out_path)
     logger.info("cut open_nsfw %s -> %s", source, out_path)

@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "efficientnet-lite0"
 REGISTRY_FILE = "registry.json"
-LITE0_PREPROCESS = PreprocessSpec(size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128))
+LITE0_PREPROCESS = PreprocessSpec(
+    size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)
+)
 
 
 class ModelNotAvailable(RuntimeError):
@@ -46,8 +48,10 @@ class ModelNotAvailable(RuntimeError):
 @dataclass(frozen=True)
 class _BuiltIn:
     name: str
-    weights: Callable[[], Path | None]  # None when the package that ships them is missing
-    build: Callable[[Path, Path], None]  # (weights, out_path) -> writes the ONNX atomically
+    # weights(): the packaged weights file, None when the package that ships them is missing
+    weights: Callable[[], Path | None]
+    # build(weights, out_path): writes the ONNX file atomically
+    build: Callable[[Path, Path], None]
     version: int
     preprocess: PreprocessSpec
     dim: int
@@ -104,8 +108,14 @@ def _file_hash(path: Path) -> str:
 
 def spec_hash(spec: PreprocessSpec, output_name: str | None = None) -> str:
     """Short stable hash of the preprocessing (and chosen output): part of every model id."""
-    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(spec).items()}
-    fields = {k: [float(x) for x in v] if k in ("mean", "std") else v for k, v in fields.items()}
+    fields = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in dataclasses.asdict(spec).items()
+    }
+    fields = {
+        k: [float(x) for x in v] if k in ("mean", "std") else v
+        for k, v in fields.items()
+    }
     payload = json.dumps({"spec": fields, "output": output_name}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
@@ -152,17 +162,23 @@ def _spec_from_json(d: dict) -> PreprocessSpec:
     )
 
 
-def _dry_run(onnx_path: Path, spec: PreprocessSpec, output_name: str | None) -> tuple[str, str, int]:
+def _dry_run(
+    onnx_path: Path, spec: PreprocessSpec, output_name: str | None
+) -> tuple[str, str, int]:
     """Run the model once on a blank image: returns (input name, output name, dim)."""
     import onnxruntime as ort
 
     try:
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(onnx_path), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ValueError(f"{onnx_path} is not a loadable ONNX model: {exc}") from exc
     inputs = session.get_inputs()
     if len(inputs) != 1:
-        raise ValueError(f"{onnx_path} has {len(inputs)} inputs; an image model needs exactly one")
+        raise ValueError(
+            f"{onnx_path} has {len(inputs)} inputs; an image model needs exactly one"
+        )
     outputs = [o.name for o in session.get_outputs()]
     out = output_name or outputs[0]
     if out not in outputs:
@@ -172,7 +188,9 @@ def _dry_run(onnx_path: Path, spec: PreprocessSpec, output_name: str | None) -> 
     try:
         (y,) = session.run([out], {inputs[0].name: np.zeros(shape, np.float32)})
     except Exception as exc:
-        raise ValueError(f"{onnx_path} does not accept a {spec.layout} image of shape {shape}: {exc}") from exc
+        raise ValueError(
+            f"{onnx_path} does not accept a {spec.layout} image of shape {shape}: {exc}"
+        ) from exc
     dim = int(np.prod(y.shape[1:]))
     if y.shape[0] != 1 or dim < 1:
         raise ValueError(f"output {out!r} has shape {y.shape}; expected (batch, dim)")
@@ -192,7 +210,9 @@ def register_model(
     referenced, not copied: if it changes, its model id changes; if it vanishes, resolving fails.
     """
     if not name or name in BUILTINS:
-        raise ValueError(f"cannot register a model named {name!r} (empty or a built-in name)")
+        raise ValueError(
+            f"cannot register a model named {name!r} (empty or a built-in name)"
+        )
     path = Path(onnx_path).expanduser().resolve()
     if not path.is_file():
         raise FileNotFoundError(path)
@@ -221,11 +241,18 @@ def register_model(
 def _user_info(name: str, entry: dict) -> ModelInfo:
     path = Path(entry["onnx_path"])
     if not path.is_file():
-        raise ModelNotAvailable(f"model {name!r}: its ONNX file {path} is gone; register it again")
+        raise ModelNotAvailable(
+            f"model {name!r}: its ONNX file {path} is gone; register it again"
+        )
     stat = path.stat()
     digest = entry.get("sha256", "")
-    if (stat.st_size, stat.st_mtime_ns) != (entry.get("size"), entry.get("mtime_ns")) or not digest:
-        digest = _file_hash(path)  # the file changed since registration: so does the model id
+    if (stat.st_size, stat.st_mtime_ns) != (
+        entry.get("size"),
+        entry.get("mtime_ns"),
+    ) or not digest:
+        digest = _file_hash(
+            path
+        )  # the file changed since registration: so does the model id
     spec = _spec_from_json(entry["spec"])
     return ModelInfo(
         name=name,
@@ -285,7 +312,10 @@ def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> Model
 
 
 def create_embedder(
-    name: str | None, models_dir: str | os.PathLike[str], device: str = "auto", threads: int | None = None
+    name: str | None,
+    models_dir: str | os.PathLike[str],
+    device: str = "auto",
+    threads: int | None = None,
 ) -> OnnxEmbedder:
     """Resolve ``name`` and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
     from photofind.core.embedder import OnnxEmbedder

@@ -84,12 +84,17 @@ def _rebuild_tensor_v2(
 
 
 def _rebuild_tensor(
-    storage: np.ndarray, storage_offset: int, size: tuple[int, ...], stride: tuple[int, ...]
+    storage: np.ndarray,
+    storage_offset: int,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
 ) -> np.ndarray:
     return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
 
-def _rebuild_parameter(data: np.ndarray, requires_grad: bool = False, backward_hooks: Any = None) -> np.ndarray:
+def _rebuild_parameter(
+    data: np.ndarray, requires_grad: bool = False, backward_hooks: Any = None
+) -> np.ndarray:
     return data
 
 
@@ -115,12 +120,18 @@ class _SafeUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise TorchPickleError(f"refusing to load global {module}.{name} from a weights file") from None
+            raise TorchPickleError(
+                f"refusing to load global {module}.{name} from a weights file"
+            ) from None
 
     def persistent_load(self, saved_id: Any) -> np.ndarray:
         if not isinstance(saved_id, tuple) or not saved_id:
             raise TorchPickleError(f"unexpected persistent id {saved_id!r}")
-        typename = saved_id[0].decode("ascii") if isinstance(saved_id[0], bytes) else saved_id[0]
+        typename = (
+            saved_id[0].decode("ascii")
+            if isinstance(saved_id[0], bytes)
+            else saved_id[0]
+        )
         if typename != "storage":
             raise TorchPickleError(f"unsupported persistent id type {typename!r}")
         storage_type, key, _location, numel = saved_id[1:5]
@@ -130,7 +141,9 @@ class _SafeUnpickler(pickle.Unpickler):
         key = str(key)
         numel = int(numel)
         if numel < 0 or numel * storage_type.dtype.itemsize > self._max_bytes:
-            raise TorchPickleError(f"storage {key} claims an impossible size ({numel} elements)")
+            raise TorchPickleError(
+                f"storage {key} claims an impossible size ({numel} elements)"
+            )
         root = self.storages.get(key)
         if root is None:
             root = np.zeros(numel, dtype=storage_type.dtype)
@@ -149,7 +162,11 @@ def _read_legacy(f: BinaryIO, file_size: int) -> tuple[Any, dict[str, np.ndarray
     if protocol != LEGACY_PROTOCOL_VERSION:
         raise TorchPickleError(f"unsupported legacy protocol version {protocol!r}")
     sys_info = _SafeUnpickler(f, max_bytes=file_size).load()
-    little_endian = bool(sys_info.get("little_endian", True)) if isinstance(sys_info, dict) else True
+    little_endian = (
+        bool(sys_info.get("little_endian", True))
+        if isinstance(sys_info, dict)
+        else True
+    )
 
     unpickler = _SafeUnpickler(f, max_bytes=file_size)
     result = unpickler.load()
@@ -166,7 +183,9 @@ def _read_legacy(f: BinaryIO, file_size: int) -> tuple[Any, dict[str, np.ndarray
             raise TorchPickleError("file ends inside the storage data")
         (count,) = struct.unpack("<q" if little_endian else ">q", header)
         if count != storage.size:
-            raise TorchPickleError(f"storage {key}: {count} elements on disk, {storage.size} expected")
+            raise TorchPickleError(
+                f"storage {key}: {count} elements on disk, {storage.size} expected"
+            )
         raw = storage.view(np.uint8)
         if f.readinto(memoryview(raw)) != raw.size:
             raise TorchPickleError("file ends inside the storage data")
@@ -178,9 +197,13 @@ def _read_legacy(f: BinaryIO, file_size: int) -> tuple[Any, dict[str, np.ndarray
 def _read_zip(path: Path) -> Any:
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
-        pkl = next((n for n in names if n.endswith("/data.pkl") or n == "data.pkl"), None)
+        pkl = next(
+            (n for n in names if n.endswith("/data.pkl") or n == "data.pkl"), None
+        )
         if pkl is None:
-            raise TorchPickleError("zip file without data.pkl: not a PyTorch checkpoint")
+            raise TorchPickleError(
+                "zip file without data.pkl: not a PyTorch checkpoint"
+            )
         prefix = pkl[: -len("data.pkl")]
         total = sum(i.file_size for i in zf.infolist())
         unpickler = _SafeUnpickler(io.BytesIO(zf.read(pkl)), max_bytes=total)
@@ -189,7 +212,9 @@ def _read_zip(path: Path) -> Any:
             data = zf.read(f"{prefix}data/{key}")
             raw = storage.view(np.uint8)
             if len(data) != raw.size:
-                raise TorchPickleError(f"storage {key}: {len(data)} bytes on disk, {raw.size} expected")
+                raise TorchPickleError(
+                    f"storage {key}: {len(data)} bytes on disk, {raw.size} expected"
+                )
             raw[:] = np.frombuffer(data, dtype=np.uint8)
     return result
 
