@@ -135,10 +135,12 @@ def test_model_id_changes_with_weights(tmp_path, monkeypatch) -> None:
     )
     monkeypatch.setitem(registry.BUILTINS, DEFAULT_MODEL, b)
     a = resolve_model(None, tmp_path / "models")
-    weights.write_bytes(b"two")
+    weights.write_bytes(
+        b"second"
+    )  # (size differs: the hash cache keys on size + mtime)
     c = resolve_model(None, tmp_path / "models")
     assert a.model_id != c.model_id and a.onnx_path != c.onnx_path
-    assert c.onnx_path.read_bytes() == b"two"
+    assert c.onnx_path.read_bytes() == b"second"
 
 
 def test_concurrent_first_use_gives_one_complete_model(tmp_path) -> None:
