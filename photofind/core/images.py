@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Union
 
 import numpy as np
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from photofind.core.models.spec import PreprocessSpec
 
@@ -93,7 +93,7 @@ def _ensure_heif_opener() -> None:
             import pillow_heif
 
             pillow_heif.register_heif_opener()
-        except Exception as exc:  # ImportError, or a broken native library
+        except Exception as exc:  # noqa: BLE001 - ImportError, or a broken native library
             log.info("HEIC/HEIF support unavailable: %s", exc)
         _heif_registered = True
 
@@ -152,7 +152,7 @@ def _orientation(img: Image.Image) -> int:
     try:
         value = img.getexif().get(_EXIF_ORIENTATION, 1)
         value = int(value)
-    except Exception as exc:  # corrupt EXIF blocks raise all sorts of things
+    except Exception as exc:  # noqa: BLE001 - corrupt EXIF raises all sorts of things
         log.debug("ignoring unreadable EXIF in %s: %r", getattr(img, "filename", "?"), exc)
         return 1
     return value if 1 <= value <= 8 else 1
@@ -179,7 +179,7 @@ def _apply_icc_cmyk(img: Image.Image) -> Image.Image | None:
         dst = ImageCms.createProfile("sRGB")
         out = ImageCms.profileToProfile(img, src, dst, outputMode="RGB")
         return out
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure: fall back to the plain conversion
         log.debug("ICC conversion failed, using plain CMYK->RGB: %r", exc)
         return None
 
@@ -240,7 +240,7 @@ def _decode_open(img: Image.Image, min_side: int, max_pixels: int) -> tuple[Imag
         raise ImageDecodeError(_too_large(pixels, max_pixels))
 
     orientation = _orientation(img)
-    if img.format == "JPEG":
+    if isinstance(img, JpegImagePlugin.JpegImageFile):  # also MPO (multi-picture JPEG)
         d = _draft_scale(img.size, min_side)
         if d > 1:
             img.draft("RGB", (width // d, height // d))
@@ -360,7 +360,7 @@ def decode_for_model(
         tensor = preprocess(img, spec)
     except MemoryError:
         raise ImageDecodeError("not enough memory to decode") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the contract: only ImageDecodeError escapes
         path = None if isinstance(source, bytes) else os.fsdecode(source)
         raise ImageDecodeError("truncated or corrupt image data", path, repr(exc)) from None
     return Decoded(tensor, width, height)

@@ -149,9 +149,8 @@ def _walk(
                 report(path, _reason(exc))
                 continue
             stack.append(iter(children))
-        elif stat.S_ISREG(mode):
-            if is_supported(name):
-                yield FileStat(path, st.st_size, st.st_mtime_ns)
+        elif stat.S_ISREG(mode) and is_supported(name):
+            yield FileStat(path, st.st_size, st.st_mtime_ns)
         # FIFOs, sockets and devices are silently ignored, whatever their name.
 
 

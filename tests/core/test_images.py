@@ -67,7 +67,7 @@ def test_real_photos_decode_with_original_size(dataset: str, request: pytest.Fix
 
 
 def test_center_crop_matches_resize_then_crop(corel_dir: Path) -> None:
-    path = sorted((corel_dir / "images").glob("*.jpg"))[0]
+    path = min((corel_dir / "images").glob("*.jpg"))
     img = decode_image(path)
     w, h = img.size
     scale = S / min(w, h)
@@ -121,6 +121,16 @@ def test_big_jpeg_decodes_reduced_but_reports_original_size(tmp_path: Path) -> N
     with Image.open(path) as full:
         ref = preprocess(full.convert("RGB"), SPEC)
     assert np.abs(decoded.tensor - ref).mean() < 0.02
+
+
+def test_mpo_multi_picture_jpeg_uses_draft(tmp_path: Path) -> None:
+    path = tmp_path / "camera.jpg"  # MPO: what some cameras and phones write as .jpg
+    first, second = hf.pattern_rgb(2000, 1500), Image.new("RGB", (2000, 1500), (0, 0, 255))
+    first.save(path, "MPO", save_all=True, append_images=[second], quality=95)
+    with Image.open(path) as im:
+        assert im.format == "MPO"
+    assert decode_image(path).size == (500, 375)
+    assert np.abs(load_for_model(path, SPEC) - preprocess(first, SPEC)).mean() < 0.02
 
 
 # How each EXIF orientation stores an upright picture (TIFF/EXIF spec, tag 0x0112).

@@ -10,9 +10,9 @@ import pytest
 
 from photofind.core.scanner import (
     FINGERPRINT_HEAD,
+    SUPPORTED_EXTENSIONS,
     FileStat,
     FolderUnavailable,
-    SUPPORTED_EXTENSIONS,
     fingerprint,
     walk_folder,
 )
