@@ -82,13 +82,18 @@ _heif_registered = False
 
 
 def _ensure_heif_opener() -> None:
-    """Register pillow_heif's opener once; tolerate its absence (HEIC then reads as 'not an image')."""
+    """Register pillow_heif's opener once; tolerate its absence (HEIC then reads as 'not an image').
+
+    pillow_heif applies the HEIF rotation/mirror itself and resets the EXIF orientation to 1, so
+    the orientation step below never turns a HEIC twice (checked by a test).
+    """
     global _heif_registered
     if _heif_registered:
         return
     with _heif_lock:
         if _heif_registered:
             return
+        Image.init()  # load every format plugin now, not racily from several decode threads
         try:
             import pillow_heif
 
