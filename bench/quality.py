@@ -1,0 +1,237 @@
+"""Retrieval quality of the app's own pipeline on the shared benchmark sets.
+
+    python bench/quality.py [DATASET_DIR ...] [--model NAME ...] [--resize center_crop|squash|both] [--json]
+
+For each set (default: ``<repo>/../shared/data/corel1k`` and ``ukbench1000``) and each model /
+preprocessing variant, the app's ``Indexer`` indexes the set's ``images/`` folder into a temp
+library and the app's ``Searcher`` answers one query per photo from its stored vector:
+
+* sets with a ``gt.json`` (Corel-1k): ``Searcher.similar_to`` (query excluded); mAP over the
+  whole set (k = n - 1), P@10 and P@20 (from a k = 20 search, as the app runs it);
+* sets whose ``labels.csv`` has a ``group`` column (UKBench): ``search_vector`` of the stored
+  vector with k = 4 (query included); N-S score = mean number of the top 4 in the query's group.
+  mAP (query excluded) is printed as an extra.
+
+Next to each HNSW figure is the exact figure from a brute-force numpy ranking of the same
+vectors, so any loss from the approximate index is visible. Bars (default model, its own
+preprocessing): Corel P@10 >= 0.965, Corel mAP >= 0.90, UKBench N-S >= 3.94. Exit code 1 when
+a bar fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    DEFAULT_MODEL,
+    DEFAULT_SETS,
+    Dataset,
+    average_precision,
+    load_dataset,
+    model_info,
+    ns_score,
+    open_library,
+    passfail,
+    precision_at,
+    quiet_logs,
+)
+from photofind.core.models.spec import ModelInfo  # noqa: E402
+
+#: (set name prefix, metric) -> minimum, for the default model.
+BARS = {("corel", "P@10"): 0.965, ("corel", "mAP"): 0.90, ("ukbench", "N-S"): 3.94}
+#: Reference figures (torch EfficientNet-Lite0, centre crop, plain cosine).
+REFERENCE = {("corel", "P@10"): 0.970, ("corel", "mAP"): 0.907, ("ukbench", "N-S"): 3.952}
+
+
+def bar_for(set_name: str, metric: str) -> float | None:
+    return next((v for (prefix, m), v in BARS.items() if set_name.startswith(prefix) and m == metric), None)
+
+
+def reference_for(set_name: str, metric: str) -> float | None:
+    return next((v for (p, m), v in REFERENCE.items() if set_name.startswith(p) and m == metric), None)
+
+
+# --------------------------------------------------------------------------- scoring
+def score_rankings(ds: Dataset, ranked: dict[str, list[str]], short: dict[str, list[str]]) -> dict[str, float]:
+    """Metrics from per-query rankings: ``ranked`` over the whole set, ``short`` as the app shows.
+
+    For the ``map`` protocol both exclude the query; for ``ns`` ``short`` includes it.
+    """
+    out: dict[str, float] = {}
+    queries = ds.ids
+    if ds.protocol == "ns":
+        out["N-S"] = float(np.mean([ns_score(short[q], ds.group, q) for q in queries]))
+        out["mAP"] = float(np.mean([average_precision(ranked[q], ds.relevant[q]) for q in queries]))
+    else:
+        out["mAP"] = float(np.mean([average_precision(ranked[q], ds.relevant[q]) for q in queries]))
+        out["P@10"] = float(np.mean([precision_at(short[q], ds.relevant[q], 10) for q in queries]))
+        out["P@20"] = float(np.mean([precision_at(short[q], ds.relevant[q], 20) for q in queries]))
+    return out
+
+
+def exact_rankings(ids: list[str], vectors: np.ndarray, include_query: bool) -> dict[str, list[str]]:
+    """Brute-force cosine rankings (vectors are unit length) over all of ``ids``."""
+    sims = vectors @ vectors.T
+    if not include_query:
+        np.fill_diagonal(sims, -np.inf)
+    order = np.argsort(-sims, axis=1, kind="stable")
+    n = len(ids) if include_query else len(ids) - 1
+    return {q: [ids[j] for j in order[i, :n]] for i, q in enumerate(ids)}
+
+
+# --------------------------------------------------------------------------- one evaluation
+def evaluate(
+    ds: Dataset,
+    info: ModelInfo,
+    *,
+    images_dir: Path | None = None,
+    work_dir: Path | None = None,
+    threads: int | None = None,
+) -> dict[str, object]:
+    """Index ``images_dir`` (default: the set's own) with ``info`` and score HNSW and exact search."""
+    images_dir = images_dir or ds.images
+    with tempfile.TemporaryDirectory(prefix="photofind-quality-", dir=work_dir) as tmp:
+        lib = open_library(tmp, info, threads=threads)
+        try:
+            lib.add_folder(images_dir)
+            started = time.perf_counter()
+            report = lib.indexer().run()
+            index_wall = time.perf_counter() - started
+
+            repo, model_id = lib.repo, info.model_id
+            pids, vectors = repo.embeddings_for(model_id, info.dim)
+            rows = repo.photos_by_ids(pids.tolist())
+            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
+            wanted = set(ds.ids)
+            keep = [k for k, pid in enumerate(pids.tolist()) if stem_of[pid] in wanted]
+            pids, vectors = pids[keep], vectors[keep]
+            ids = [stem_of[pid] for pid in pids.tolist()]
+            missing = sorted(wanted - set(ids))
+            if missing:
+                raise RuntimeError(f"{ds.name}: {len(missing)} photos were not embedded, e.g. {missing[:3]}")
+
+            searcher = lib.searcher()
+            n = len(ids)
+            ranked: dict[str, list[str]] = {}
+            short: dict[str, list[str]] = {}
+            started = time.perf_counter()
+            for pid, q in zip(pids.tolist(), ids):
+                if ds.protocol == "ns":
+                    vector = repo.embedding(pid, model_id)
+                    assert vector is not None
+                    short[q] = [stem_of[h.photo_id] for h in searcher.search_vector(vector, k=4)]
+                else:
+                    short[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=20)]
+                ranked[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=n - 1)]
+            search_s = time.perf_counter() - started
+            hnsw = score_rankings(ds, ranked, short)
+
+            exact_full = exact_rankings(ids, vectors, include_query=False)
+            exact_short = (
+                {q: r[:4] for q, r in exact_rankings(ids, vectors, include_query=True).items()}
+                if ds.protocol == "ns"
+                else {q: r[:20] for q, r in exact_full.items()}
+            )
+            exact = score_rankings(ds, exact_full, exact_short)
+        finally:
+            lib.close()
+    return {
+        "set": ds.name,
+        "protocol": ds.protocol,
+        "n": n,
+        "model": info.name,
+        "model_id": info.model_id,
+        "resize": info.preprocess.resize,
+        "hnsw": hnsw,
+        "exact": exact,
+        "index_photos_per_s": report.photos_per_second,
+        "index_wall_s": index_wall,
+        "search_ms_per_query": 1e3 * search_s / max(1, 2 * n),
+    }
+
+
+# --------------------------------------------------------------------------- output
+def print_table(results: list[dict[str, object]]) -> bool:
+    """Print one row per (set, model, resize, metric); returns whether every bar passed."""
+    all_ok = True
+    head = f"{'set':<12} {'model':<18} {'resize':<11} {'metric':<6} {'HNSW':>7} {'exact':>7} {'ref':>6} {'bar':>6}  verdict"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        hnsw, exact = r["hnsw"], r["exact"]
+        assert isinstance(hnsw, dict) and isinstance(exact, dict)
+        for metric in hnsw:
+            set_name, model = str(r["set"]), str(r["model"])
+            bar = bar_for(set_name, metric) if r.get("bars_apply") else None
+            ref = reference_for(set_name, metric)
+            verdict = ""
+            if bar is not None:
+                ok = hnsw[metric] >= bar
+                verdict = passfail(ok)
+                all_ok &= ok
+            print(
+                f"{set_name:<12} {model:<18} {r['resize']:<11} {metric:<6} {hnsw[metric]:7.4f} "
+                f"{exact[metric]:7.4f} {'' if ref is None else f'{ref:.3f}':>6} "
+                f"{'' if bar is None else f'{bar:.3f}':>6}  {verdict}"
+            )
+    print()
+    for r in results:
+        print(
+            f"{r['set']:<12} {r['model']:<18} {r['resize']:<11} indexed {r['n']} photos at "
+            f"{r['index_photos_per_s']:.1f} photos/s ({r['index_wall_s']:.0f} s wall); "
+            f"search {r['search_ms_per_query']:.1f} ms/query"
+        )
+    return all_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", type=Path, help="data set folders (default: corel1k, ukbench1000)")
+    parser.add_argument("--model", action="append", help=f"model name; repeat for several (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--resize", choices=("default", "center_crop", "squash", "both"), default="default",
+        help="preprocessing resize (default: the model's own; 'both' compares the two)",
+    )
+    parser.add_argument("--threads", type=int, help="model threads (default: all cores)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    quiet_logs()
+
+    sets = [load_dataset(p) for p in (args.datasets or DEFAULT_SETS)]
+    resizes = {"default": [None], "both": ["center_crop", "squash"]}.get(args.resize, [args.resize])
+    results = []
+    for name in args.model or [DEFAULT_MODEL]:
+        own_resize = model_info(name).preprocess.resize
+        for resize in resizes:
+            info = model_info(name, resize)
+            for ds in sets:
+                print(f"... {ds.name}: {info.name} ({info.preprocess.resize})", file=sys.stderr, flush=True)
+                result = evaluate(ds, info, threads=args.threads)
+                # The bars are for what ships: the default model with its own preprocessing.
+                result["bars_apply"] = name == DEFAULT_MODEL and info.preprocess.resize == own_resize
+                results.append(result)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        ok = all(
+            r["hnsw"][m] >= b  # type: ignore[index]
+            for r in results
+            if r["bars_apply"]
+            for m in r["hnsw"]  # type: ignore[union-attr]
+            if (b := bar_for(str(r["set"]), m)) is not None
+        )
+    else:
+        ok = print_table(results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
