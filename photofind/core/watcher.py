@@ -186,7 +186,7 @@ class FolderWatcher:
         else:
             try:
                 self._watches[root] = self._observer.schedule(self._handler, root, recursive=True)
-            except Exception as exc:  # OSError (ENOSPC: inotify watch limit, EACCES, ENOENT race)
+            except Exception as exc:  # noqa: BLE001 - OSError (ENOSPC: inotify limit, EACCES), races
                 reason = str(exc) or type(exc).__name__
         if reason is not None:
             level = logging.DEBUG if root in self._failed else logging.WARNING
@@ -202,7 +202,7 @@ class FolderWatcher:
         if watch is not None and self._observer is not None:
             try:
                 self._observer.unschedule(watch)
-            except Exception as exc:  # KeyError when watchdog already dropped it
+            except Exception as exc:  # noqa: BLE001 - KeyError when watchdog already dropped it
                 logger.debug("unschedule %s: %r", root, exc)
 
     def _disarm_dead(self) -> None:
@@ -373,12 +373,11 @@ def watch_library(
     next_refresh = time.monotonic() + refresh_s
     try:
         while not stop.is_set():
-            if pending is None or pending:
-                if time.monotonic() >= retry_at:
-                    if run_index(pending):
-                        pending = set()
-                    else:
-                        retry_at = time.monotonic() + busy_retry_s
+            if (pending is None or pending) and time.monotonic() >= retry_at:
+                if run_index(pending):
+                    pending = set()
+                else:
+                    retry_at = time.monotonic() + busy_retry_s
             try:
                 batch = changes.get(timeout=0.2)
                 pending = None if pending is None else pending | batch

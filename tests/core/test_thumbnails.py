@@ -101,7 +101,7 @@ def test_concurrent_requests_make_one_valid_file(cache: ThumbnailCache, photo: P
         try:
             barrier.wait()
             results.append(cache.get_or_create(str(photo)))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -1,0 +1,116 @@
+"""``watch_library`` end to end: real model, real photos, real filesystem events.
+
+The loop runs in a thread against a library in a temporary data dir over a few copied Corel
+photos; a photo copied in while it watches must get indexed and be found by searching for it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from photofind.config import get_paths
+from photofind.core.indexer import IndexReport
+from photofind.core.library import Library
+from photofind.core.watcher import watch_library
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 120.0  # first use converts the model into the temp data dir
+
+
+def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def test_watch_indexes_a_photo_copied_in(tmp_path: Path, corel_dir: Path) -> None:
+    images = corel_dir / "images"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("0.jpg", "100.jpg", "200.jpg", "300.jpg", "400.jpg"):
+        shutil.copy(images / name, folder / name)
+
+    lib = Library(get_paths(tmp_path / "data"))
+    lib.add_folder(folder)
+    reports: list[IndexReport] = []
+    reports_lock = threading.Lock()
+    errors: list[BaseException] = []
+    result: list[int] = []
+    stop = threading.Event()
+
+    def on_report(report: IndexReport) -> None:
+        with reports_lock:
+            reports.append(report)
+
+    def run() -> None:
+        try:
+            result.append(watch_library(lib, debounce_s=0.3, on_report=on_report, stop=stop))
+        except BaseException as exc:  # noqa: BLE001 pragma: no cover - surfaced by the asserts below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="watch-library")
+    thread.start()
+    try:
+        assert wait_until(lambda: bool(reports) or bool(errors)), "initial index run never finished"
+        assert not errors, errors
+        assert reports[0].added == 5 and not reports[0].skipped
+        assert lib.repo.stats().photos == 5
+
+        shutil.copy(images / "555.jpg", folder / "new-arrival.jpg")
+        assert wait_until(lambda: lib.repo.stats().photos == 6 or bool(errors)), "new photo not indexed"
+        assert not errors, errors
+        assert wait_until(lambda: lib.repo.stats().embedded == 6)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert result == [0]
+    assert sum(r.added for r in reports) == 6
+
+    hits = lib.searcher().search_image(str(images / "555.jpg"), k=3)
+    assert hits and Path(hits[0].path) == folder / "new-arrival.jpg"
+    assert hits[0].score > 0.99
+    lib.close()
+
+
+def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path, corel_dir: Path) -> None:
+    """``photofind watch``: prints one summary per index run, exits 0 on SIGINT."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("1.jpg", "101.jpg"):
+        shutil.copy(corel_dir / "images" / name, folder / name)
+    env = dict(os.environ, PHOTOFIND_DATA_DIR=str(tmp_path / "data"))
+    subprocess.run([sys.executable, "-m", "photofind", "folders", "add", str(folder)], env=env,
+                   check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen([sys.executable, "-m", "photofind", "watch", "--debounce", "0.3"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        first = lines.get(timeout=TIMEOUT)  # the initial run's summary
+        assert first.startswith("2 added"), first
+        shutil.copy(corel_dir / "images" / "201.jpg", folder / "201.jpg")
+        second = lines.get(timeout=TIMEOUT)
+        assert second.startswith("1 added"), second
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
