@@ -114,3 +114,31 @@ def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path, corel_dir: Path) 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_busy_library_is_retried(tmp_path: Path, corel_dir: Path) -> None:
+    """While another writer holds the library, the initial run waits and then happens."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corel_dir / "images" / "2.jpg", folder / "2.jpg")
+    lib = Library(get_paths(tmp_path / "data"))
+    lib.add_folder(folder)
+    reports: list[IndexReport] = []
+    stop = threading.Event()
+    with lib.writing():  # "another photofind is indexing"
+        thread = threading.Thread(
+            target=watch_library,
+            args=(lib, 0.2, reports.append, stop),
+            kwargs={"busy_retry_s": 0.2},
+        )
+        thread.start()
+        time.sleep(1.5)  # let it find the library busy at least once
+        assert reports == []
+    try:
+        assert wait_until(lambda: bool(reports))
+        assert reports[0].added == 1
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    lib.close()
