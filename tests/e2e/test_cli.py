@@ -1,0 +1,158 @@
+"""The real thing: the ``photofind`` command, the real converted model, real photos.
+
+One session-scoped library indexes all of Corel-1k through the CLI; smaller libraries over
+copied photos check moves and unplugged folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def photofind(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PHOTOFIND_DATA_DIR=str(data_dir))
+    proc = subprocess.run(
+        [sys.executable, "-m", "photofind", *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"photofind {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def as_json(proc: subprocess.CompletedProcess[str]):  # type: ignore[no-untyped-def]
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def corel_labels(corel_dir: Path) -> dict[str, str]:
+    with open(corel_dir / "labels.csv", newline="") as f:
+        return {Path(row["image"]).name: row["label"] for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="session")
+def corel_library(tmp_path_factory: pytest.TempPathFactory, corel_dir: Path) -> Path:
+    data = tmp_path_factory.mktemp("corel-library")
+    proc = photofind(data, "index", str(corel_dir / "images"), "--json")
+    report = as_json(proc)
+    assert report["added"] == 1000 and report["skipped"] == [] and not report["cancelled"]
+    return data
+
+
+def test_every_photo_is_indexed(corel_library: Path) -> None:
+    stats = as_json(photofind(corel_library, "stats", "--json"))
+    assert (stats["photos"], stats["embedded"], stats["skipped"]) == (1000, 1000, 0)
+    assert stats["model"].startswith("efficientnet-lite0:")
+    assert stats["index_bytes"] > 0
+    folders = as_json(photofind(corel_library, "folders", "--json"))
+    assert len(folders) == 1 and folders[0]["online"] and folders[0]["photos"] == 1000
+
+
+def test_a_photo_finds_itself_first_then_its_class(
+    corel_library: Path, corel_dir: Path, corel_labels: dict[str, str]
+) -> None:
+    shares = []
+    for name in (f"{i}.jpg" for i in range(5, 1000, 100)):  # one query from each class
+        query = corel_dir / "images" / name
+        result = as_json(photofind(corel_library, "search", str(query), "-k", "10", "--json"))
+        assert result["query"] == str(query)
+        assert result["model"].startswith("efficientnet-lite0:")
+        hits = result["hits"]
+        assert len(hits) == 10
+        assert hits[0]["path"] == str(query) and hits[0]["score"] >= 0.99
+        assert {"path", "score", "size", "width", "height"} <= set(hits[0])
+        scores = [h["score"] for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        label = corel_labels[name]
+        shares.append(sum(corel_labels[Path(h["path"]).name] == label for h in hits[1:]) / 9)
+    # The reference network reaches P@10 = 0.97 on this set; the app must be in that league.
+    assert sum(shares) / len(shares) >= 0.85, shares
+
+
+def test_plain_text_search_and_unchanged_reindex(corel_library: Path, corel_dir: Path) -> None:
+    out = photofind(corel_library, "search", str(corel_dir / "images" / "5.jpg"), "-k", "3").stdout
+    lines = out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].split()[-1].endswith("/5.jpg")
+    report = as_json(photofind(corel_library, "index", "--json"))
+    assert (report["added"], report["unchanged"]) == (0, 1000)
+
+
+def test_damaged_index_file_is_rebuilt_from_the_database(corel_library: Path, corel_dir: Path) -> None:
+    stats = as_json(photofind(corel_library, "stats", "--json"))
+    index_file = Path(stats["index_file"])
+    index_file.write_bytes(os.urandom(4096))
+    result = as_json(photofind(corel_library, "search", str(corel_dir / "images" / "9.jpg"), "-k", "1", "--json"))
+    assert result["hits"][0]["path"].endswith("/9.jpg")
+    assert "rebuilt" in photofind(corel_library, "rebuild-index").stdout.lower()
+
+
+def _copy_photos(corel_dir: Path, target: Path, names: list[str]) -> None:
+    target.mkdir(parents=True)
+    for name in names:
+        shutil.copy2(corel_dir / "images" / name, target / name)
+
+
+def test_move_rename_and_unplugged_folder(tmp_path: Path, corel_dir: Path) -> None:
+    photos = tmp_path / "photos"
+    _copy_photos(corel_dir, photos, [f"{i}.jpg" for i in range(0, 1000, 50)])
+    data = tmp_path / "data"
+    assert as_json(photofind(data, "index", str(photos), "--json"))["added"] == 20
+
+    (photos / "trip").mkdir()
+    os.rename(photos / "100.jpg", photos / "trip" / "beach.jpg")
+    report = as_json(photofind(data, "index", "--json"))
+    assert (report["moved"], report["added"], report["removed"]) == (1, 0, 0)
+    hit = as_json(photofind(data, "search", str(photos / "trip" / "beach.jpg"), "-k", "1", "--json"))["hits"][0]
+    assert hit["path"] == str(photos / "trip" / "beach.jpg") and hit["score"] >= 0.99
+
+    unplugged = tmp_path / "unplugged"
+    os.rename(photos, unplugged)
+    report = as_json(photofind(data, "index", "--json"))
+    assert report["offline_folders"] == [str(photos)] and report["removed"] == 0
+    folders = as_json(photofind(data, "folders", "--json"))
+    assert folders[0]["online"] is False and folders[0]["photos"] == 20
+    assert as_json(photofind(data, "search", str(unplugged / "0.jpg"), "--json"))["hits"] == []
+
+    os.rename(unplugged, photos)
+    report = as_json(photofind(data, "index", "--json"))
+    assert (report["added"], report["moved"], report["removed"], report["unchanged"]) == (0, 0, 0, 20)
+    assert as_json(photofind(data, "folders", "--json"))[0]["online"] is True
+    assert len(as_json(photofind(data, "search", str(photos / "0.jpg"), "-k", "5", "--json"))["hits"]) == 5
+
+
+def test_index_reports_skipped_files_and_still_exits_zero(tmp_path: Path, corel_dir: Path) -> None:
+    photos = tmp_path / "photos"
+    _copy_photos(corel_dir, photos, ["1.jpg", "2.jpg"])
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    (photos / "notes.txt").write_text("not a photo at all")
+    data = tmp_path / "data"
+    proc = photofind(data, "index", str(photos))
+    assert "2 added" in proc.stdout and "1 skipped" in proc.stdout and "broken.jpg" in proc.stdout
+    skipped = as_json(photofind(data, "skipped", "--json"))
+    assert [Path(s["path"]).name for s in skipped] == ["broken.jpg"] and skipped[0]["reason"]
+    stats = as_json(photofind(data, "stats", "--json"))
+    assert stats["skipped"] == 1 and sum(stats["skip_reasons"].values()) == 1
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = photofind(data, "index", str(tmp_path / "no-such-folder"), check=False)
+    assert proc.returncode == 1 and "not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "q.jpg").write_bytes(b"junk")
+    proc = photofind(data, "search", str(tmp_path / "q.jpg"), check=False)
+    assert proc.returncode == 1 and "cannot read the query image" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_version_and_help_work_everywhere(tmp_path: Path) -> None:
+    assert photofind(tmp_path, "--version").stdout.startswith("photofind ")
+    for command in ("index", "search", "folders", "stats", "skipped", "rebuild-index", "models", "watch"):
+        assert "usage: photofind" in photofind(tmp_path, command, "--help").stdout

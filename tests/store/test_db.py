@@ -1,0 +1,76 @@
+"""Opening, migrating and protecting the library database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import photofind.store.db as db_module
+from photofind.store.db import (
+    DatabaseError,
+    backup_database,
+    check_integrity,
+    current_revision,
+    head_revision,
+    latest_backup,
+    open_database,
+)
+
+
+def test_fresh_database_is_migrated_to_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = open_database(tmp_path / "lib.db", tmp_path / "backups")
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"folders", "photos", "embeddings", "meta", "alembic_version"} <= tables
+    assert check_integrity(engine) == "ok"
+    # A fresh database has nothing to lose: no backup is taken.
+    assert latest_backup(tmp_path / "backups") is None
+
+
+def test_reopening_at_head_takes_no_backup(tmp_path: Path) -> None:
+    open_database(tmp_path / "lib.db", tmp_path / "backups").dispose()
+    open_database(tmp_path / "lib.db", tmp_path / "backups").dispose()
+    assert latest_backup(tmp_path / "backups") is None
+
+
+def test_existing_database_is_backed_up_before_a_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "lib.db"
+    open_database(db, tmp_path / "backups").dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES ('marker', 'kept')")
+    # A newer photofind whose head is one revision past what this file has.
+    upgrades: list[str] = []
+    monkeypatch.setattr(db_module, "head_revision", lambda: "0002_next")
+    monkeypatch.setattr(db_module.command, "upgrade", lambda cfg, rev: upgrades.append(rev))
+    open_database(db, tmp_path / "backups").dispose()
+    assert upgrades == ["head"]
+    backup = latest_backup(tmp_path / "backups")
+    assert backup is not None and "before-0002_next" in backup.name
+    with sqlite3.connect(backup) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='marker'").fetchone() == ("kept",)
+
+
+def test_damaged_database_is_reported_not_replaced(tmp_path: Path) -> None:
+    db = tmp_path / "lib.db"
+    db.write_bytes(b"this is not a database" * 100)
+    before = db.read_bytes()
+    with pytest.raises(DatabaseError) as info:
+        open_database(db, tmp_path / "backups")
+    assert str(db) in str(info.value)
+    assert db.read_bytes() == before
+
+
+def test_database_from_a_newer_photofind_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "lib.db"
+    open_database(db, tmp_path / "backups").dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    with pytest.raises(DatabaseError, match="newer photofind"):
+        open_database(db, tmp_path / "backups")
