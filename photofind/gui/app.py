@@ -1,0 +1,64 @@
+"""Starting the desktop app: QApplication, the library, the main window.
+
+``run_app(smoke_test=True)`` opens the window (offscreen works), lets it process events for a
+moment and closes it again: a packaging check that Qt, the plugins and the library all load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from photofind import __version__
+from photofind.config import APP_NAME, get_paths
+
+logger = logging.getLogger(__name__)
+
+SMOKE_TEST_MS = 1500
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (created once) with the app's name, icon and the system palette."""
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName(APP_NAME)
+        QCoreApplication.setApplicationName(APP_NAME)
+        QCoreApplication.setApplicationVersion(__version__)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+        QApplication.setDesktopFileName(APP_NAME)  # matches resources/photofind.desktop
+    from photofind.gui.icon import app_icon
+
+    app.setWindowIcon(app_icon())
+    return app  # type: ignore[return-value]
+
+
+def run_app(
+    data_dir: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    device: str = "auto",
+    smoke_test: bool = False,
+) -> int:
+    """Open the app on the library in ``data_dir`` (default: the user's); returns the exit code."""
+    app = make_application()
+    from photofind.core.library import Library
+    from photofind.gui.main_window import MainWindow
+
+    try:
+        library = Library(get_paths(data_dir), model=model, device=device)
+    except Exception as exc:  # a broken or newer database, an unwritable data dir...
+        logger.exception("Cannot open the library")
+        QMessageBox.critical(None, "photofind", f"The photo library cannot be opened:\n\n{exc}")
+        return 1
+    settings = QSettings()
+    window = MainWindow(library, settings, watch=not smoke_test, rescan_on_start=not smoke_test)
+    window.show()
+    if smoke_test:
+        QTimer.singleShot(SMOKE_TEST_MS, window.close)
+    code = app.exec()
+    window.shutdown()
+    library.close()
+    return code
