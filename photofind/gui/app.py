@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -53,7 +55,11 @@ def run_app(
         logger.exception("Cannot open the library")
         QMessageBox.critical(None, "photofind", f"The photo library cannot be opened:\n\n{exc}")
         return 1
-    settings = QSettings()
+    if smoke_test:  # leave the user's settings alone
+        scratch = tempfile.mkdtemp(prefix="photofind-smoke-")
+        settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+    else:
+        settings = QSettings()
     window = MainWindow(library, settings, watch=not smoke_test, rescan_on_start=not smoke_test)
     window.show()
     if smoke_test:
@@ -61,4 +67,6 @@ def run_app(
     code = app.exec()
     window.shutdown()
     library.close()
+    if smoke_test:
+        shutil.rmtree(scratch, ignore_errors=True)
     return code

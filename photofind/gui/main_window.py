@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.view = make_results_view(ICON_SIZE)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.setModel(self.model)
-        self.view.activated.connect(lambda idx: self.open_photo(idx.data(PathRole)))
+        self.view.activated.connect(self._activated)
 
         self.heading = QLabel("")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
@@ -194,12 +194,14 @@ class MainWindow(QMainWindow):
         iw.finished_run.connect(self._index_finished)
         iw.queue_changed.connect(self.folder_panel.set_queued)
         iw.library_changed.connect(self._library_changed)
-        iw.folder_added.connect(lambda p: self.statusBar().showMessage(f"Added {p}; indexing it…", 8000))
-        iw.folder_removed.connect(
-            lambda p, n: self.statusBar().showMessage(f"Removed {p} from the library ({n} photos; files untouched)", 8000)
-        )
+        # Only bound methods of GUI-thread objects here: a lambda has no thread affinity, so Qt
+        # would call it on the worker's thread.
+        iw.folder_added.connect(self._folder_added)
+        iw.folder_removed.connect(self._folder_removed)
         iw.error.connect(self.show_error)
-        self.index_status.pause_toggled.connect(iw.set_paused)
+        # set_paused is thread-safe and must act while the worker thread is busy indexing, so
+        # it is called directly rather than queued to the (busy) worker thread.
+        self.index_status.pause_toggled.connect(iw.set_paused, Qt.ConnectionType.DirectConnection)
         self.index_status.cancel_clicked.connect(self.cancel_indexing)
 
         qw = self.query_worker
@@ -368,6 +370,9 @@ class MainWindow(QMainWindow):
         menu.addAction("Find similar", lambda: self.find_similar(photo_id, path))
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
+    def _activated(self, index) -> None:  # type: ignore[no-untyped-def]
+        self.open_photo(index.data(PathRole))
+
     def open_photo(self, path: str | None) -> None:
         if path and not photo_actions.open_photo(path):
             self.show_error(f"No application could open {path}")
@@ -393,6 +398,12 @@ class MainWindow(QMainWindow):
         self._skipped_dialog.show()
         self._skipped_dialog.raise_()
         self.query_worker.load_skipped()
+
+    def _folder_added(self, path: str) -> None:
+        self.statusBar().showMessage(f"Added {path}; indexing it…", 8000)
+
+    def _folder_removed(self, path: str, n: int) -> None:
+        self.statusBar().showMessage(f"Removed {path} from the library ({n} photos forgotten; files untouched)", 8000)
 
     def _skipped_loaded(self, rows: list) -> None:  # type: ignore[type-arg]
         if self._skipped_dialog is not None:

@@ -149,6 +149,14 @@ class IndexWorker(QObject):
                 return
             self._busy = True
         try:
+            # Load the index before any write: it checks itself against the library generation,
+            # and a write first would make it look out of step (a needless rebuild).
+            try:
+                ensure_loaded(self.library)
+            except Exception as exc:
+                logger.exception("Loading the model or the index failed")
+                self.error.emit(f"The model could not be loaded, so nothing can be indexed: {exc}")
+                return
             while True:
                 with self._lock:
                     if not self._pending:
