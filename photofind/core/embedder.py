@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Protocol
 
 import numpy as np
@@ -37,6 +38,17 @@ class Embedder(Protocol):
         Returns float32 (N, dim), each row L2-normalised.
         """
         ...
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether an NVIDIA GPU is visible; on Linux by its device nodes, elsewhere assumed so.
+
+    Only a cheap hint for ``device="auto"``; whether CUDA actually starts is still checked with
+    ``session.get_providers()``.
+    """
+    if sys.platform.startswith("linux"):
+        return os.path.exists("/dev/nvidia0") or os.path.exists("/proc/driver/nvidia/gpus")
+    return sys.platform != "darwin"
 
 
 def default_threads() -> int:
@@ -77,6 +89,11 @@ class OnnxEmbedder:
 
         want_cuda = device in ("auto", "cuda")
         session = None
+        if device == "auto" and not nvidia_gpu_present():
+            # Trying CUDA with no GPU makes onnxruntime print a loud error on every start;
+            # "auto" should be quiet on the many machines that simply have no NVIDIA card.
+            want_cuda = False
+            self.fallback_reason = "no NVIDIA GPU found"
         if want_cuda:
             available = ort.get_available_providers()
             if CUDA not in available:
@@ -104,7 +121,7 @@ class OnnxEmbedder:
             # CPU-only build under "auto" is the normal case on most machines.
             level = (
                 logging.WARNING
-                if device == "cuda" or CUDA in ort.get_available_providers()
+                if device == "cuda" or (want_cuda and CUDA in ort.get_available_providers())
                 else logging.INFO
             )
             logger.log(level, "running %s on CPU: %s", info.name, self.fallback_reason)
