@@ -51,8 +51,8 @@ def load_model() -> tuple[str, int, Callable[[Path], np.ndarray]]:
     from photofind.core.images import load_for_model
     from photofind.core.models.registry import resolve_model
 
-    info = resolve_model()
-    embedder = OnnxEmbedder(info)
+    info = resolve_model(None, CACHE / "models")  # default model, converted once into the cache
+    embedder = OnnxEmbedder(info, device="cpu")
 
     def embed_file(path: Path) -> np.ndarray:
         tensor = load_for_model(path, info.preprocess)
@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also try several ef_search values")
     ap.add_argument("--synthetic", action="store_true", help="skip the model, use synthetic vectors")
     ap.add_argument("--whole", type=int, default=200, help="image files for the whole-query timing")
+    ap.add_argument("--repeat", type=int, default=3, help="latency runs (median p50/p95 reported)")
+    ap.add_argument("--incremental", action="store_true",
+                    help="also build by add() in library order, batches of 16 (as the indexer does)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(1)
 
@@ -192,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         truth, gaps = exact_top_k(data, queries, args.k)
         brute_ms = (time.perf_counter() - t0) / len(queries) * 1e3
-        lat, found = time_searches(index, queries, args.k)
+        runs = [time_searches(index, queries, args.k) for _ in range(max(1, args.repeat))]
+        found = runs[0][1]
+        p50 = float(np.median([pct(r[0], 50) for r in runs]))
+        p95 = float(np.median([pct(r[0], 95) for r in runs]))
+        p95_runs = ", ".join(f"{pct(r[0], 95):.2f}" for r in runs)
         rec = recall(found, truth)
         gap = f"median similarity gap between rank {args.k} and {args.k + 1}: {np.median(gaps):.4f}"
 
@@ -203,6 +210,23 @@ def main(argv: list[str] | None = None) -> int:
                 l, f = time_searches(index, queries, args.k)
                 sweep.append((ef, pct(l, 50), pct(l, 95), recall(f, truth)))
             index.ef_search = kwargs.get("ef_search", VectorIndex(path, 1).ef_search)
+
+        incremental = None
+        if args.incremental:
+            del index
+            inc = VectorIndex(Path(tmp) / "inc.hnsw", data.shape[1], **kwargs)
+            t0 = time.perf_counter()
+            for lo in range(0, len(data), 16):
+                inc.add(ids[lo : lo + 16], data[lo : lo + 16])
+            inc_s = time.perf_counter() - t0
+            inc_rec = recall(time_searches(inc, queries, args.k)[1], truth)
+            advised = inc.rebuild_advised
+            t0 = time.perf_counter()
+            inc.compact()
+            compact_s = time.perf_counter() - t0
+            incremental = (inc_s, inc_rec, advised, compact_s,
+                           recall(time_searches(inc, queries, args.k)[1], truth))
+            index = inc
 
         whole = None
         if model is not None and args.whole:
@@ -230,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         ("index file size", f"{file_mb:.0f} MiB", ""),
         ("memory (RSS growth, build)", f"{rss_index:.0f} MiB", ""),
         ("brute force per query (numpy)", f"{brute_ms:.2f} ms", ""),
-        ("HNSW search p50", f"{pct(lat, 50):.3f} ms", ""),
-        ("HNSW search p95", f"{pct(lat, 95):.3f} ms", _bar(pct(lat, 95) < BARS["search_p95_ms"], "< 2 ms")),
+        ("HNSW search p50", f"{p50:.3f} ms", ""),
+        ("HNSW search p95", f"{p95:.3f} ms", _bar(p95 < BARS["search_p95_ms"], "< 2 ms")),
         (f"recall@{args.k}", f"{rec:.4f}", _bar(rec >= BARS["recall10"], ">= 0.98")),
     ]
     if whole is not None:
@@ -244,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("whole query (file->hits)", "not measured", "model not available"))
     for name, value, bar in rows:
         print(f"  {name:<32} {value:>12}  {bar}")
+    print(f"  (search p95 of each of {len(runs)} runs: {p95_runs} ms; median shown)")
     print(f"  ({gap}; recall here is mostly ranking among near-duplicates)")
+    if incremental:
+        inc_s, inc_rec, advised, compact_s, compact_rec = incremental
+        print(f"  incremental build, add() x16 in library order: {inc_s:.1f} s, recall@{args.k} "
+              f"{inc_rec:.4f}; rebuild_advised={advised}; compact() {compact_s:.1f} s -> "
+              f"recall@{args.k} {compact_rec:.4f}")
     if sweep:
         print("  ef_search sweep:   ef    p50 ms   p95 ms   recall@10")
         for ef, p50, p95, r in sweep:

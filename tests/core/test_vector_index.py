@@ -350,3 +350,32 @@ def test_concurrent_search_while_adding(tmp_path: Path) -> None:
     thread.join()
     assert not errors
     assert len(index) == 300 + 3000 - 6 * 10
+
+
+def test_compact_keeps_live_vectors_and_drops_deleted_slots(tmp_path: Path, data) -> None:
+    ids, vecs = data
+    index = VectorIndex(tmp_path / "i.hnsw", DIM)
+    index.add(ids, vecs)
+    index.remove(ids[:100])
+    index.compact()
+    assert len(index) == 100 and set(index.ids().tolist()) == set(ids[100:].tolist())
+    got, sims = index.search(vecs[150], 1)
+    assert got[0] == ids[150] and sims[0] == pytest.approx(1.0, abs=1e-5)
+    index.add(ids[:1], vecs[:1])  # a previously removed id is simply new now
+    assert index.contains(ids[0]) and len(index) == 101
+
+
+def test_rebuild_is_advised_after_mostly_incremental_growth(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(vi, "_ADVISE_REBUILD_MIN", 50)
+    path = tmp_path / "i.hnsw"
+    index = VectorIndex(path, DIM)
+    index.add(np.arange(40), unit(40))
+    assert not index.rebuild_advised  # below the minimum
+    index.add(np.arange(40, 120), unit(80, seed=1))
+    assert index.rebuild_advised
+    index.save("t")
+    reopened = VectorIndex(path, DIM)
+    reopened.open(Source(np.arange(0), unit(0)), "t")
+    assert reopened.rebuild_advised  # the count survives a restart
+    reopened.compact()
+    assert not reopened.rebuild_advised and len(reopened) == 120
