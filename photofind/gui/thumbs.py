@@ -18,12 +18,17 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from photofind.gui.worker import lower_thread_priority
+
 logger = logging.getLogger(__name__)
 
 try:  # lands with the core's thumbnail cache; without it the grid shows placeholders only
     from photofind.core.thumbnails import ThumbnailCache
 except ImportError:  # pragma: no cover - only while the core module is missing
     ThumbnailCache = None  # type: ignore[assignment,misc]
+
+
+_thread_state = threading.local()
 
 
 class _Emitter(QObject):
@@ -38,6 +43,9 @@ class _ThumbJob(QRunnable):
         self.fingerprint = fingerprint
 
     def run(self) -> None:
+        if not getattr(_thread_state, "lowered", False):
+            lower_thread_priority()
+            _thread_state.lowered = True
         image = QImage()
         try:
             cache = self.loader.cache
@@ -70,7 +78,6 @@ class ThumbnailLoader(QObject):
         self._pixmaps: OrderedDict[str, QPixmap | None] = OrderedDict()
         self._pending: set[str] = set()
         self._memory_items = memory_items
-        self._lock = threading.Lock()
 
     def pixmap(self, path: str, fingerprint: str | None = None) -> QPixmap | None:
         """The thumbnail if ready; otherwise None and (once) a request to make it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -264,14 +265,36 @@ class IndexWorker(QObject):
         return sorted(self._pending.index_paths)
 
 
+def lower_thread_priority(nice: int = 10) -> None:
+    """Make the calling thread yield the CPU to the GUI thread.
+
+    On Linux ``nice`` is per thread and inherited by the threads it starts, so the core's decode
+    pool and onnxruntime's threads (created from the workers) are lowered too. Elsewhere Qt's
+    thread priority does the job.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            return
+        except OSError as exc:  # not permitted in some sandboxes; harmless
+            logger.debug("cannot lower thread priority: %s", exc)
+    thread = QThread.currentThread()
+    if thread is not None:
+        thread.setPriority(QThread.Priority.LowPriority)
+
+
 class WorkerThread(QThread):
-    """A QThread that owns one worker object and stops cleanly (used by both workers)."""
+    """A QThread that owns one worker object, runs at low priority and stops cleanly."""
 
     def __init__(self, worker: QObject, name: str) -> None:
         super().__init__()
         self.setObjectName(name)
         self.worker = worker
         worker.moveToThread(self)
+
+    def run(self) -> None:
+        lower_thread_priority()
+        self.exec()
 
     def stop(self, timeout_ms: int = 30_000) -> None:
         self.quit()
