@@ -172,7 +172,7 @@ def print_table(results: list[dict[str, object]]) -> bool:
         for metric in hnsw:
             set_name, model = str(r["set"]), str(r["model"])
             bar = bar_for(set_name, metric) if r.get("bars_apply") else None
-            ref = reference_for(set_name, metric)
+            ref = reference_for(set_name, metric) if model == DEFAULT_MODEL else None
             verdict = ""
             if bar is not None:
                 ok = hnsw[metric] >= bar

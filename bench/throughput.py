@@ -184,7 +184,7 @@ def limit(a: float, b: float, cores: int) -> float:
 
 def measure(name: str, folder: Path, repeat: int, options: dict[str, int | None]) -> dict[str, object]:
     runs: dict[str, list[dict[str, float]]] = {"a": [], "b": [], "c": []}
-    model_opts = {"threads": options.get("threads"), "batch_size": 16, "spinning": options.get("spinning")}
+    model_opts = {"batch_size": 16}  # (a) is always the app's session on all cores
     for i in range(repeat):
         for phase in ("a", "b", "c"):
             print(f"... {name}: run {i + 1}/{repeat}, phase {phase}", file=sys.stderr, flush=True)
@@ -255,8 +255,11 @@ def sweep(sets: list[tuple[str, Path]], repeat: int) -> list[dict[str, object]]:
         {"prefetch": 1},
         {"threads": max(1, cores - 1)},
         {"spinning": 0},
-        {"spinning": 0, "batch_size": 32},
+        {"spinning": 0, "batch_size": 8},
         {"spinning": 0, "decode_workers": 1},
+        {"threads": 1, "decode_workers": 1},
+        {"threads": 1, "batch_size": 8},
+        {"threads": 1, "spinning": 0},
     ]
     grid = []
     for change in changes:
@@ -305,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, help="Indexer batch_size for (c) (default: the app's)")
     parser.add_argument("--decode-workers", type=int, help="Indexer decode_workers for (c)")
     parser.add_argument("--prefetch", type=int, help="Indexer prefetch_batches for (c)")
-    parser.add_argument("--threads", type=int, help="model intra-op threads for (a) and (c) (default: all cores)")
+    parser.add_argument("--threads", type=int, help="model intra-op threads for (c) (default: all cores)")
     parser.add_argument(
         "--spinning", type=int, choices=(0, 1),
         help="force onnxruntime intra-op spin-waiting off (0) or on (1) (default: the app's session)",
