@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._gen = 0  # generation of the request whose results are shown
         self._query: tuple[str, object] | None = None  # ("images", sources) | ("similar", (id, path))
+        self._searching = False
         self._folder_id: int | None = None
         self._watcher = None
         self._watch = watch and FolderWatcher is not None
@@ -152,6 +153,11 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.splitter)
         self.setCentralWidget(container)
+
+        self._live_refresh = QTimer(self)
+        self._live_refresh.setSingleShot(True)
+        self._live_refresh.setInterval(3000)
+        self._live_refresh.timeout.connect(self._refresh_during_run)
 
         self.index_status = IndexStatus()
         self.statusBar().addPermanentWidget(self.index_status)
@@ -278,6 +284,8 @@ class MainWindow(QMainWindow):
         if self._query is None:
             return
         kind, arg = self._query
+        self._searching = True
+        self.view.set_empty_text("")
         if kind == "images":
             sources, caption = arg  # type: ignore[misc]
             self._gen = self.query_worker.search(sources, self.count.value())
@@ -308,6 +316,7 @@ class MainWindow(QMainWindow):
     def _results(self, gen: int, items: list[ResultItem], append: bool) -> None:
         if gen != self._gen:
             return  # superseded by a newer request
+        self._searching = False
         if append:
             self.model.append_items(items)
         elif self._query is None:
@@ -328,6 +337,8 @@ class MainWindow(QMainWindow):
             self.query_panel.show_image(image)
 
     def _query_failed(self, gen: int, message: str) -> None:
+        if gen == self._gen:
+            self._searching = False
         if gen in (0, self._gen):
             self.show_error(message)
             if gen == self._gen and self._query is not None:
@@ -345,13 +356,26 @@ class MainWindow(QMainWindow):
             total = (folder.photo_count - folder.skipped_count) if folder else sum(
                 r.photo_count - r.skipped_count for r in self.folder_panel.folders
             )
-            text = f"{where} · newest first · {total:,} photos" if total else (
-                "The library is empty: add a folder of photos to start." if not self.folder_panel.folders else f"{where} · no photos yet"
-            )
+            text = f"{where} · newest first · {total:,} photos" if total else f"{where} · no photos yet"
+            if not self.folder_panel.folders:
+                self.view.set_empty_text(
+                    "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
+                    "photofind indexes it in the background; then drop or paste a photo to find similar ones."
+                )
+            elif not total:
+                self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
+            else:
+                self.view.set_empty_text("")
         else:
             kind, arg = self._query
             caption = arg[1] if kind == "images" else os.path.basename(arg[1])  # type: ignore[index]
-            text = f"{n} photos most like {caption}" if n else f"No matches for {caption} yet"
+            if self._searching:
+                text = f"Searching for photos like {caption}…"
+            elif n:
+                text = f"{n} photos most like {caption}"
+            else:
+                text = f"No photos like {caption}"
+                self.view.set_empty_text("No indexed photos to compare with yet. Add a folder, or wait for indexing to finish.")
         self._set_heading(text)
 
     # ------------------------------------------------------------------ photos
@@ -413,8 +437,17 @@ class MainWindow(QMainWindow):
         if progress.phase == "done":
             return
         self.index_status.show_progress(progress)
+        if progress.phase == "embedding" and not self._live_refresh.isActive():
+            self._live_refresh.start()
+
+    def _refresh_during_run(self) -> None:
+        """New photos show up while a long run is going (counts; the grid if not scrolled)."""
+        self.query_worker.load_folders()
+        if self._query is None and self.view.verticalScrollBar().value() == 0 and not self.view.selectionModel().hasSelection():
+            self._gen = self.query_worker.browse(self._folder_id)
 
     def _index_finished(self, report: IndexReport) -> None:
+        self._live_refresh.stop()
         self.index_status.finish()
         self.folder_panel.set_indexing(None)
         changed = report.added + report.updated + report.removed + report.moved + report.copied
