@@ -21,16 +21,16 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QMimeData, QSettings, QTimer, QUrl  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QMimeData, QSettings, QTimer, QUrl
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photofind.config import get_paths  # noqa: E402
-from photofind.core.library import Library  # noqa: E402
-from photofind.gui.app import make_application  # noqa: E402
-from photofind.gui.main_window import MainWindow  # noqa: E402
+from photofind.config import get_paths
+from photofind.core.library import Library
+from photofind.gui.app import make_application
+from photofind.gui.main_window import MainWindow
 
 TICK_MS = 10
 BAR_MS = 100.0
@@ -48,7 +48,11 @@ def start_stall_sampler(ticks: list[float], out: list[tuple[float, str]]) -> Non
             time.sleep(0.02)
             if ticks and time.perf_counter() - ticks[-1] > 0.06:
                 frame = sys._current_frames().get(gui)
-                stack = "".join(traceback.format_stack(frame)[-6:]) if frame else "(no frame)"
+                stack = (
+                    "".join(traceback.format_stack(frame)[-6:])
+                    if frame
+                    else "(no frame)"
+                )
                 out.append((time.perf_counter() - ticks[-1], stack))
 
     threading.Thread(target=sample, daemon=True).start()
@@ -56,15 +60,29 @@ def start_stall_sampler(ticks: list[float], out: list[tuple[float, str]]) -> Non
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(REPO / ".." / "shared" / "data" / "corel1k" / "images"))
-    parser.add_argument("--trace", action="store_true", help="print the GUI thread's stack during stalls")
-    parser.add_argument("--keep", help="use (and keep) this data dir instead of a temporary one")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default=str(REPO / ".." / "shared" / "data" / "corel1k" / "images"),
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print the GUI thread's stack during stalls",
+    )
+    parser.add_argument(
+        "--keep", help="use (and keep) this data dir instead of a temporary one"
+    )
     args = parser.parse_args()
     folder = Path(args.folder).resolve()
     n_files = sum(1 for p in folder.rglob("*") if p.is_file())
 
     app = make_application()
-    data_dir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="photofind-stall-"))
+    data_dir = (
+        Path(args.keep)
+        if args.keep
+        else Path(tempfile.mkdtemp(prefix="photofind-stall-"))
+    )
     library = Library(get_paths(data_dir), device="cpu")
     settings = QSettings(str(data_dir / "bench-gui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(library, settings, watch=False, rescan_on_start=False)
@@ -89,7 +107,9 @@ def main() -> int:
     def drop_query() -> None:
         if queries and not reports:
             mime = QMimeData()
-            mime.setUrls([QUrl.fromLocalFile(str(queries[searches["n"] % len(queries)]))])
+            mime.setUrls(
+                [QUrl.fromLocalFile(str(queries[searches["n"] % len(queries)]))]
+            )
             window.handle_mime(mime)
             searches["n"] += 1
 
@@ -123,8 +143,12 @@ def main() -> int:
     max_gap = float(gaps.max()) if len(gaps) else float("nan")
     p99 = float(np.percentile(gaps, 99)) if len(gaps) else float("nan")
     print(f"folder:            {folder} ({n_files} files)")
-    print(f"indexed:           {report.embedded} photos, {len(report.skipped)} skipped, {elapsed:.1f} s wall")
-    print(f"indexing rate:     {report.photos_per_second:.1f} photos/s (embedding phase)")
+    print(
+        f"indexed:           {report.embedded} photos, {len(report.skipped)} skipped, {elapsed:.1f} s wall"
+    )
+    print(
+        f"indexing rate:     {report.photos_per_second:.1f} photos/s (embedding phase)"
+    )
     print(f"searches dropped:  {searches['n']} during the run")
     print(f"timer ticks:       {len(ticks)} at {TICK_MS} ms")
     print(f"GUI stall max:     {max_gap:.1f} ms")
@@ -133,7 +157,10 @@ def main() -> int:
     worst = np.argsort(gaps)[::-1][:5]
     marks = ", ".join(f"{k} at {v - started:.1f} s" for k, v in phases.items())
     print(f"phases:            {marks}")
-    print("worst gaps:        " + ", ".join(f"{gaps[i]:.0f} ms at {ticks[i] - started:.1f} s" for i in worst))
+    print(
+        "worst gaps:        "
+        + ", ".join(f"{gaps[i]:.0f} ms at {ticks[i] - started:.1f} s" for i in worst)
+    )
     print(f"bar (max < {BAR_MS:.0f} ms): {'PASS' if max_gap < BAR_MS else 'FAIL'}")
     for when, stack in stalls[:12]:
         print(f"--- GUI thread {when * 1000:.0f} ms late:\n{stack}")

@@ -50,7 +50,12 @@ def run_app(
     device: str = "auto",
     smoke_test: bool = False,
 ) -> int:
-    """Open the app on the library in ``data_dir`` (default: the user's); returns the exit code."""
+    """Open the app on the library in ``data_dir`` (default: the user's); returns the exit code.
+
+    ``smoke_test`` (or ``PHOTOFIND_SMOKE_TEST=1`` in the environment, for a packaged build):
+    open the window, process events briefly, close, return 0.
+    """
+    smoke_test = smoke_test or os.environ.get("PHOTOFIND_SMOKE_TEST") == "1"
     app = make_application()
     from photofind.core.library import Library
     from photofind.gui.main_window import MainWindow
@@ -59,14 +64,20 @@ def run_app(
         library = Library(get_paths(data_dir), model=model, device=device)
     except Exception as exc:  # a broken or newer database, an unwritable data dir...
         logger.exception("Cannot open the library")
-        QMessageBox.critical(None, "photofind", f"The photo library cannot be opened:\n\n{exc}")
+        QMessageBox.critical(
+            None, "photofind", f"The photo library cannot be opened:\n\n{exc}"
+        )
         return 1
     if smoke_test:  # leave the user's settings alone
         scratch = tempfile.mkdtemp(prefix="photofind-smoke-")
-        settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+        settings = QSettings(
+            os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat
+        )
     else:
         settings = QSettings()
-    window = MainWindow(library, settings, watch=not smoke_test, rescan_on_start=not smoke_test)
+    window = MainWindow(
+        library, settings, watch=not smoke_test, rescan_on_start=not smoke_test
+    )
     window.show()
     if smoke_test:
         QTimer.singleShot(SMOKE_TEST_MS, window.close)

@@ -19,7 +19,15 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
 # Encoded image formats a browser or viewer may offer, best first.
-_IMAGE_MIME = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/heic")
+_IMAGE_MIME = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+    "image/heic",
+)
 _IMG_SRC = re.compile(r"<img[^>]+src\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 
 
@@ -65,7 +73,9 @@ def parse_mime(mime: QMimeData) -> DropPayload:
         if os.path.isdir(path):
             payload.folders.append(path)
         elif os.path.exists(path):
-            payload.images.append(path)  # the decoder says whether it is really an image
+            payload.images.append(
+                path
+            )  # the decoder says whether it is really an image
         else:
             payload.unsupported.append(path)
 
@@ -98,7 +108,9 @@ def parse_mime(mime: QMimeData) -> DropPayload:
         if mime.hasHtml():
             candidates += _IMG_SRC.findall(mime.html())
         if mime.hasText():
-            candidates += [line.strip() for line in mime.text().splitlines() if line.strip()]
+            candidates += [
+                line.strip() for line in mime.text().splitlines() if line.strip()
+            ]
         for text in candidates:
             local = _local_path(text)
             if local and os.path.exists(local):
@@ -121,7 +133,12 @@ def remote_message(urls: list[str]) -> str:
 
 def accepts(event: QDragEnterEvent | QDropEvent) -> bool:
     mime = event.mimeData()
-    return bool(mime.hasUrls() or mime.hasImage() or any(mime.hasFormat(f) for f in _IMAGE_MIME) or mime.hasText())
+    return bool(
+        mime.hasUrls()
+        or mime.hasImage()
+        or any(mime.hasFormat(f) for f in _IMAGE_MIME)
+        or mime.hasText()
+    )
 
 
 class QueryPanel(QFrame):
@@ -145,11 +162,15 @@ class QueryPanel(QFrame):
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setWordWrap(True)
         self.image.setMinimumSize(QSize(200, 180))
-        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.image.setSizePolicy(
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
+        )
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caption.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
         layout.addWidget(self.title)
         layout.addWidget(self.image)
         layout.addWidget(self.caption)
@@ -172,10 +193,10 @@ class QueryPanel(QFrame):
         self.image.setPixmap(QPixmap.fromImage(image))
 
     # ---------------------------------------------------------------- drops
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if accepts(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         self.dropped.emit(event.mimeData())
         event.acceptProposedAction()

@@ -63,12 +63,22 @@ class FolderPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._selection)
 
         style = self.style()
-        self.add_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Add…")
-        self.add_button.setToolTip("Add a folder of photos to the library (or drop a folder on the window)")
+        self.add_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Add…"
+        )
+        self.add_button.setToolTip(
+            "Add a folder of photos to the library (or drop a folder on the window)"
+        )
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Forget the selected folder's photos (the files are not touched)")
-        self.rescan_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Rescan")
-        self.rescan_button.setToolTip("Look for new, changed and removed photos in every folder")
+        self.remove_button.setToolTip(
+            "Forget the selected folder's photos (the files are not touched)"
+        )
+        self.rescan_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Rescan"
+        )
+        self.rescan_button.setToolTip(
+            "Look for new, changed and removed photos in every folder"
+        )
         self.add_button.clicked.connect(self.choose_folder)
         self.remove_button.clicked.connect(self.confirm_remove)
         self.rescan_button.clicked.connect(self.rescan_requested)
@@ -110,7 +120,9 @@ class FolderPanel(QWidget):
 
     # ------------------------------------------------------------------ actions
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos", os.path.expanduser("~"))
+        path = QFileDialog.getExistingDirectory(
+            self, "Add a folder of photos", os.path.expanduser("~")
+        )
         if path:
             self.add_requested.emit(path)
 
@@ -136,18 +148,30 @@ class FolderPanel(QWidget):
         total = sum(r.photo_count - r.skipped_count for r in self._rows)
         everything = QTreeWidgetItem(["All photos", str(total), ""])
         everything.setData(0, _ID_ROLE, ALL_ID)
-        everything.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_DirHomeIcon))
+        everything.setIcon(
+            0, self.style().standardIcon(QStyle.StandardPixmap.SP_DirHomeIcon)
+        )
         self.tree.addTopLevelItem(everything)
         selected = everything
         for row in self._rows:
-            item = QTreeWidgetItem([os.path.basename(row.path) or row.path, str(row.photo_count - row.skipped_count), ""])
+            item = QTreeWidgetItem(
+                [
+                    os.path.basename(row.path) or row.path,
+                    str(row.photo_count - row.skipped_count),
+                    "",
+                ]
+            )
             item.setData(0, _ID_ROLE, row.id)
             item.setData(0, _PATH_ROLE, row.path)
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setTextAlignment(
+                1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
             self.tree.addTopLevelItem(item)
             if row.id == self._selected_id:
                 selected = item
-        everything.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        everything.setTextAlignment(
+            1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
         self.tree.setCurrentItem(selected)
         self.tree.blockSignals(False)
         if selected is everything and self._selected_id is not None:
@@ -167,12 +191,23 @@ class FolderPanel(QWidget):
                 continue
             state, tip = self._state(row)
             item.setText(2, state)
-            icon = QStyle.StandardPixmap.SP_DirIcon if row.online else QStyle.StandardPixmap.SP_DriveNetIcon
+            icon = (
+                QStyle.StandardPixmap.SP_DirIcon
+                if row.online
+                else QStyle.StandardPixmap.SP_DriveNetIcon
+            )
             item.setIcon(0, style.standardIcon(icon))
             item.setToolTip(0, row.path + tip)
             item.setToolTip(2, tip.strip() or state)
             item.setDisabled(False)
-            item.setForeground(0, self.palette().brush(self.palette().ColorRole.PlaceholderText if not row.online else self.palette().ColorRole.Text))
+            item.setForeground(
+                0,
+                self.palette().brush(
+                    self.palette().ColorRole.PlaceholderText
+                    if not row.online
+                    else self.palette().ColorRole.Text
+                ),
+            )
 
     def _state(self, row: FolderRow) -> tuple[str, str]:
         tip = ""
@@ -180,12 +215,18 @@ class FolderPanel(QWidget):
             tip += f"\n{row.skipped_count} files skipped (Library → Skipped files)"
         if row.last_scan_at:
             tip += f"\nlast scanned {time.strftime('%Y-%m-%d %H:%M', time.localtime(row.last_scan_at))}"
-        if self._indexing is not None and (not self._indexing or row.path in self._indexing):
+        if self._indexing is not None and (
+            not self._indexing or row.path in self._indexing
+        ):
             return "indexing…", tip
         if "*" in self._queued or row.path in self._queued:
             return "queued", tip
         if not row.online:
-            return "offline", f"\n{row.last_error or 'folder not reachable'}; its photos are kept" + tip
+            return (
+                "offline",
+                f"\n{row.last_error or 'folder not reachable'}; its photos are kept"
+                + tip,
+            )
         if row.last_scan_at is None:
             return "not indexed", tip
         return "online", tip

@@ -12,14 +12,20 @@ from __future__ import annotations
 import logging
 import os
 
-from PySide6.QtCore import QByteArray, QMimeData, QPoint, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QImage, QKeySequence
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -31,14 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from photofind import __version__
-from photofind.core.indexer import IndexReport, Progress
 from photofind.core.library import Library
 from photofind.gui import photo_actions
 from photofind.gui.drop_zone import QueryPanel, accepts, parse_mime, remote_message
 from photofind.gui.folders import FolderPanel
+from photofind.gui.library_actions import LibraryActions, watching_available
 from photofind.gui.query_worker import BROWSE_PAGE, QueryWorker
-from photofind.gui.results_view import make_results_view
 from photofind.gui.results_model import PathRole, PhotoIdRole, ResultItem, ResultsModel
+from photofind.gui.results_view import make_results_view
 from photofind.gui.skipped_dialog import SkippedDialog
 from photofind.gui.status import IndexStatus, NoticeBar
 from photofind.gui.thumbs import ThumbnailLoader
@@ -49,13 +55,8 @@ logger = logging.getLogger(__name__)
 ICON_SIZE = 160
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif);;All files (*)"
 
-try:
-    from photofind.core.watcher import FolderWatcher
-except ImportError:  # pragma: no cover - only while the core watcher is missing
-    FolderWatcher = None  # type: ignore[assignment,misc]
 
-
-class MainWindow(QMainWindow):
+class MainWindow(LibraryActions, QMainWindow):
     def __init__(
         self,
         library: Library,
@@ -71,11 +72,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("photofind")
         self.setAcceptDrops(True)
         self._gen = 0  # generation of the request whose results are shown
-        self._query: tuple[str, object] | None = None  # ("images", sources) | ("similar", (id, path))
+        self._query: tuple[str, object] | None = (
+            None  # ("images", sources) | ("similar", (id, path))
+        )
         self._searching = False
         self._folder_id: int | None = None
         self._watcher = None
-        self._watch = watch and FolderWatcher is not None
+        self._watch = watch and watching_available()
         self._watch_debounce_s = watch_debounce_s
         self._skipped_dialog: SkippedDialog | None = None
         self._closing = False
@@ -123,7 +126,9 @@ class MainWindow(QMainWindow):
         self._rerun.setSingleShot(True)
         self._rerun.setInterval(300)
         self._rerun.timeout.connect(self._run_current_query)
-        self.count.valueChanged.connect(lambda _v: self._rerun.start() if self._query else None)
+        self.count.valueChanged.connect(
+            lambda _v: self._rerun.start() if self._query else None
+        )
         bar = QHBoxLayout()
         bar.addWidget(self.heading, 1)
         bar.addWidget(self.back_button)
@@ -167,15 +172,21 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open image…", self.open_images, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "&Paste image", self.paste, QKeySequence.StandardKey.Paste)
+        self._action(
+            file_menu, "&Open image…", self.open_images, QKeySequence.StandardKey.Open
+        )
+        self._action(
+            file_menu, "&Paste image", self.paste, QKeySequence.StandardKey.Paste
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Add folder…", self.folder_panel.choose_folder)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         lib_menu = self.menuBar().addMenu("&Library")
         self._action(lib_menu, "Show &library", self.browse, QKeySequence("Esc"))
-        self._action(lib_menu, "&Rescan folders", self.rescan, QKeySequence.StandardKey.Refresh)
+        self._action(
+            lib_menu, "&Rescan folders", self.rescan, QKeySequence.StandardKey.Refresh
+        )
         self._action(lib_menu, "&Skipped files…", self.show_skipped)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About photofind", self._about)
@@ -194,21 +205,7 @@ class MainWindow(QMainWindow):
         self.query_worker = QueryWorker(self.library)
         self.query_thread = WorkerThread(self.query_worker, "photofind-query")
 
-        iw = self.index_worker
-        iw.progress.connect(self._index_progress)
-        iw.started_run.connect(self.folder_panel.set_indexing)
-        iw.finished_run.connect(self._index_finished)
-        iw.queue_changed.connect(self.folder_panel.set_queued)
-        iw.library_changed.connect(self._library_changed)
-        # Only bound methods of GUI-thread objects here: a lambda has no thread affinity, so Qt
-        # would call it on the worker's thread.
-        iw.folder_added.connect(self._folder_added)
-        iw.folder_removed.connect(self._folder_removed)
-        iw.error.connect(self.show_error)
-        # set_paused is thread-safe and must act while the worker thread is busy indexing, so
-        # it is called directly rather than queued to the (busy) worker thread.
-        self.index_status.pause_toggled.connect(iw.set_paused, Qt.ConnectionType.DirectConnection)
-        self.index_status.cancel_clicked.connect(self.cancel_indexing)
+        self._connect_index_worker()
 
         qw = self.query_worker
         qw.results.connect(self._results)
@@ -226,7 +223,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
-        for key, splitter in (("window/splitter", self.splitter), ("window/side", self.side)):
+        for key, splitter in (
+            ("window/splitter", self.splitter),
+            ("window/side", self.side),
+        ):
             state = self.settings.value(key)
             if isinstance(state, QByteArray) and not state.isEmpty():
                 splitter.restoreState(state)
@@ -249,25 +249,37 @@ class MainWindow(QMainWindow):
         for folder in payload.folders:
             self.add_folder(folder)
         if payload.images:
-            names = [os.path.basename(s) if isinstance(s, str) else "pasted image" for s in payload.images]
-            self.search(payload.images, ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else ""))
+            names = [
+                os.path.basename(s) if isinstance(s, str) else "pasted image"
+                for s in payload.images
+            ]
+            self.search(
+                payload.images,
+                ", ".join(names[:3])
+                + (f" +{len(names) - 3}" if len(names) > 3 else ""),
+            )
         elif payload.remote_urls:
             self.show_error(remote_message(payload.remote_urls))
         elif not payload.folders:
             self.show_error(
                 "Nothing photofind can use was dropped: drop image files, an image, or a folder."
-                if payload.empty else f"Cannot find {payload.unsupported[0]}"
+                if payload.empty
+                else f"Cannot find {payload.unsupported[0]}"
             )
 
     def paste(self) -> None:
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None or (not mime.formats()):
-            self.show_error("The clipboard holds no image. Copy an image or an image file first.")
+            self.show_error(
+                "The clipboard holds no image. Copy an image or an image file first."
+            )
             return
         self.handle_mime(mime)
 
     def open_images(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Find photos like…", os.path.expanduser("~"), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Find photos like…", os.path.expanduser("~"), IMAGE_FILTER
+        )
         if files:
             self.search(files, ", ".join(os.path.basename(f) for f in files[:3]))
 
@@ -353,17 +365,27 @@ class MainWindow(QMainWindow):
         if self._query is None:
             folder = self.folder_panel.selected_folder()
             where = os.path.basename(folder.path) if folder else "All photos"
-            total = (folder.photo_count - folder.skipped_count) if folder else sum(
-                r.photo_count - r.skipped_count for r in self.folder_panel.folders
+            total = (
+                (folder.photo_count - folder.skipped_count)
+                if folder
+                else sum(
+                    r.photo_count - r.skipped_count for r in self.folder_panel.folders
+                )
             )
-            text = f"{where} · newest first · {total:,} photos" if total else f"{where} · no photos yet"
+            text = (
+                f"{where} · newest first · {total:,} photos"
+                if total
+                else f"{where} · no photos yet"
+            )
             if not self.folder_panel.folders:
                 self.view.set_empty_text(
                     "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
                     "photofind indexes it in the background; then drop or paste a photo to find similar ones."
                 )
             elif not total:
-                self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
+                self.view.set_empty_text(
+                    "No photos here yet. New photos appear while indexing runs."
+                )
             else:
                 self.view.set_empty_text("")
         else:
@@ -375,7 +397,9 @@ class MainWindow(QMainWindow):
                 text = f"{n} photos most like {caption}"
             else:
                 text = f"No photos like {caption}"
-                self.view.set_empty_text("No indexed photos to compare with yet. Add a folder, or wait for indexing to finish.")
+                self.view.set_empty_text(
+                    "No indexed photos to compare with yet. Add a folder, or wait for indexing to finish."
+                )
         self._set_heading(text)
 
     # ------------------------------------------------------------------ photos
@@ -384,12 +408,16 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return
         path, photo_id = index.data(PathRole), index.data(PhotoIdRole)
-        selected = [i.data(PathRole) for i in self.view.selectionModel().selectedIndexes()] or [path]
+        selected = [
+            i.data(PathRole) for i in self.view.selectionModel().selectedIndexes()
+        ] or [path]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_photo(path))
         menu.addAction("Reveal in folder", lambda: photo_actions.reveal_in_folder(path))
-        menu.addAction("Copy path" if len(selected) == 1 else f"Copy {len(selected)} paths",
-                       lambda: photo_actions.copy_path(selected if path in selected else [path]))
+        menu.addAction(
+            "Copy path" if len(selected) == 1 else f"Copy {len(selected)} paths",
+            lambda: photo_actions.copy_path(selected if path in selected else [path]),
+        )
         menu.addSeparator()
         menu.addAction("Find similar", lambda: self.find_similar(photo_id, path))
         menu.exec(self.view.viewport().mapToGlobal(pos))
@@ -401,99 +429,6 @@ class MainWindow(QMainWindow):
         if path and not photo_actions.open_photo(path):
             self.show_error(f"No application could open {path}")
 
-    # ------------------------------------------------------------------ library
-    def add_folder(self, path: str) -> None:
-        self.index_worker.add_folder(path)
-
-    def remove_folder(self, path: str) -> None:
-        self.index_worker.remove_folder(path)
-
-    def rescan(self) -> None:
-        self.index_worker.request_index(ALL)
-        self.statusBar().showMessage("Rescanning the library folders…", 5000)
-
-    def cancel_indexing(self) -> None:
-        self.index_worker.cancel()
-        self.statusBar().showMessage("Stopping after the current batch; indexed photos are kept.", 8000)
-
-    def show_skipped(self) -> None:
-        if self._skipped_dialog is None:
-            self._skipped_dialog = SkippedDialog(self)
-        self._skipped_dialog.show()
-        self._skipped_dialog.raise_()
-        self.query_worker.load_skipped()
-
-    def _folder_added(self, path: str) -> None:
-        self.statusBar().showMessage(f"Added {path}; indexing it…", 8000)
-
-    def _folder_removed(self, path: str, n: int) -> None:
-        self.statusBar().showMessage(f"Removed {path} from the library ({n} photos forgotten; files untouched)", 8000)
-
-    def _skipped_loaded(self, rows: list) -> None:  # type: ignore[type-arg]
-        if self._skipped_dialog is not None:
-            self._skipped_dialog.set_rows(rows)
-
-    def _index_progress(self, progress: Progress) -> None:
-        if progress.phase == "done":
-            return
-        self.index_status.show_progress(progress)
-        if progress.phase == "embedding" and not self._live_refresh.isActive():
-            self._live_refresh.start()
-
-    def _refresh_during_run(self) -> None:
-        """New photos show up while a long run is going (counts; the grid if not scrolled)."""
-        self.query_worker.load_folders()
-        if self._query is None and self.view.verticalScrollBar().value() == 0 and not self.view.selectionModel().hasSelection():
-            self._gen = self.query_worker.browse(self._folder_id)
-
-    def _index_finished(self, report: IndexReport) -> None:
-        self._live_refresh.stop()
-        self.index_status.finish()
-        self.folder_panel.set_indexing(None)
-        changed = report.added + report.updated + report.removed + report.moved + report.copied
-        parts = []
-        if report.cancelled:
-            parts.append("Indexing stopped")
-        elif changed or report.skipped:
-            parts.append(f"Indexed: {report.added} added, {report.updated} updated, {report.removed} removed")
-        if report.skipped:
-            parts.append(f"{len(report.skipped)} skipped (Library → Skipped files)")
-        if report.offline_folders:
-            parts.append(f"{len(report.offline_folders)} folder(s) offline, photos kept")
-        if parts:
-            self.statusBar().showMessage(" · ".join(parts), 10_000)
-
-    def _library_changed(self) -> None:
-        self.query_worker.load_folders()
-        if self._query is None and not self.index_worker.is_busy():
-            self.browse()
-
-    def _folders_loaded(self, rows: list) -> None:  # type: ignore[type-arg]
-        self.folder_panel.set_folders(rows)
-        photos = sum(r.photo_count - r.skipped_count for r in rows)
-        offline = sum(1 for r in rows if not r.online)
-        self.library_label.setText(
-            f"{photos:,} photos in {len(rows)} folder{'s' if len(rows) != 1 else ''}"
-            + (f" ({offline} offline)" if offline else "")
-        )
-        self._update_heading()
-        self._sync_watcher([r.path for r in rows])
-
-    def _sync_watcher(self, paths: list[str]) -> None:
-        if not self._watch or self._closing:
-            return
-        if self._watcher is None:
-            self._watcher = FolderWatcher(
-                paths,
-                self.index_worker.request_index,  # thread-safe; called on the watcher's thread
-                self._watch_debounce_s,
-                ignore=[self.library.paths.data_dir],
-            )
-            self._watcher.start()
-        else:
-            self._watcher.set_paths(paths)
-
-    # ------------------------------------------------------------------ notices
     def show_error(self, message: str) -> None:
         logger.info("Notice: %s", message)
         self.statusBar().showMessage(message, 15_000)
@@ -508,15 +443,15 @@ class MainWindow(QMainWindow):
         )
 
     # ------------------------------------------------------------------ drops & close
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if accepts(event):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         self.handle_mime(event.mimeData())
         event.acceptProposedAction()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 
@@ -534,9 +469,3 @@ class MainWindow(QMainWindow):
         self.index_thread.stop()
         self.query_thread.stop()
         self.thumbnails.wait()
-
-
-def app_icon() -> QIcon:
-    from photofind.gui.icon import app_icon as _icon
-
-    return _icon()

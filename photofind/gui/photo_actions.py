@@ -27,7 +27,9 @@ def reveal_in_folder(path: str) -> bool:
     if sys.platform == "darwin":
         return QProcess.startDetached("open", ["-R", path])[0]
     if sys.platform == "win32":
-        return QProcess.startDetached("explorer", [f"/select,{os.path.normpath(path)}"])[0]
+        return QProcess.startDetached(
+            "explorer", [f"/select,{os.path.normpath(path)}"]
+        )[0]
     return open_url(QUrl.fromLocalFile(os.path.dirname(path)))
 
 

@@ -47,8 +47,12 @@ def apply() -> None:
 
     def emit(self, *args):  # type: ignore[no-untyped-def]
         result = original(self, *args)
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))  # the reference emit forgot
+        ctypes.pythonapi.Py_IncRef(
+            ctypes.py_object(result)
+        )  # the reference emit forgot
         return result
 
     SignalInstance.emit = emit  # type: ignore[method-assign]
-    logger.info("Patched SignalInstance.emit (this PySide6 drops a reference to its result)")
+    logger.info(
+        "Patched SignalInstance.emit (this PySide6 drops a reference to its result)"
+    )

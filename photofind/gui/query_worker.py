@@ -14,7 +14,16 @@ import os
 import threading
 from collections.abc import Sequence
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QObject,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QImage, QImageReader, QPainter
 
 from photofind.core.images import ImageDecodeError
@@ -31,7 +40,9 @@ BROWSE_PAGE = 200
 class QueryWorker(QObject):
     """Runs library reads off the GUI thread (see module docstring)."""
 
-    results = Signal(int, list, bool)  # generation, [ResultItem], append (a further browse page)
+    results = Signal(
+        int, list, bool
+    )  # generation, [ResultItem], append (a further browse page)
     preview = Signal(int, QImage)  # generation, picture of the query
     failed = Signal(int, str)  # generation, message for the user
     folders_loaded = Signal(list)  # [FolderRow]
@@ -79,7 +90,9 @@ class QueryWorker(QObject):
         self._similar.emit(gen, int(photo_id), path, int(k))
         return gen
 
-    def browse(self, folder_id: int | None, offset: int = 0, limit: int = BROWSE_PAGE) -> int:
+    def browse(
+        self, folder_id: int | None, offset: int = 0, limit: int = BROWSE_PAGE
+    ) -> int:
         """Newest photos (of one folder, or all); ``offset > 0`` fetches a further page."""
         gen = self._latest if offset > 0 else self._next_generation()
         self._browse.emit(gen, folder_id, int(offset), int(limit))
@@ -135,13 +148,18 @@ class QueryWorker(QObject):
             self.results.emit(gen, self._items(hits), False)
             self.preview.emit(gen, compose_preview([path]))
         except LookupError:
-            self.failed.emit(gen, "This photo is not indexed yet, so there is nothing to compare it with.")
+            self.failed.emit(
+                gen,
+                "This photo is not indexed yet, so there is nothing to compare it with.",
+            )
         except Exception as exc:
             logger.exception("Find similar failed")
             self.failed.emit(gen, f"Search failed: {exc}")
 
     @Slot(int, object, int, int)
-    def _do_browse(self, gen: int, folder_id: int | None, offset: int, limit: int) -> None:
+    def _do_browse(
+        self, gen: int, folder_id: int | None, offset: int, limit: int
+    ) -> None:
         if self._stale(gen):
             return
         try:
@@ -171,7 +189,12 @@ class QueryWorker(QObject):
     def _items(self, hits: list) -> list[ResultItem]:  # type: ignore[type-arg]
         rows = self.library.repo.photos_by_ids([h.photo_id for h in hits])
         return [
-            ResultItem(h.photo_id, h.path, h.score, rows[h.photo_id].fingerprint if h.photo_id in rows else None)
+            ResultItem(
+                h.photo_id,
+                h.path,
+                h.score,
+                rows[h.photo_id].fingerprint if h.photo_id in rows else None,
+            )
             for h in hits
         ]
 
@@ -185,7 +208,11 @@ def _as_source(source: str | bytes | QImage) -> str | bytes:
         source.save(buf, "PNG")
         buf.close()
         return bytes(data.data())
-    return os.fspath(source) if not isinstance(source, (bytes, bytearray)) else bytes(source)
+    return (
+        os.fspath(source)
+        if not isinstance(source, (bytes, bytearray))
+        else bytes(source)
+    )
 
 
 def read_scaled(source: str | bytes, size: int) -> QImage:
@@ -200,12 +227,19 @@ def read_scaled(source: str | bytes, size: int) -> QImage:
     reader.setAutoTransform(True)
     original = reader.size()
     if original.isValid() and (original.width() > size or original.height() > size):
-        reader.setScaledSize(original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
+        reader.setScaledSize(
+            original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
+        )
     image = reader.read()
     if image.isNull():
         return QImage()
     if image.width() > size or image.height() > size:
-        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            size,
+            size,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
     return image
 
 

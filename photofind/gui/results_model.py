@@ -51,7 +51,13 @@ class ResultsModel(QAbstractListModel):
             thumbnails.ready.connect(self._thumbnail_ready)
 
     # ------------------------------------------------------------------ content
-    def set_items(self, items: list[ResultItem], mode: str, more: Callable[[int], None] | None = None, page: int = 0) -> None:
+    def set_items(
+        self,
+        items: list[ResultItem],
+        mode: str,
+        more: Callable[[int], None] | None = None,
+        page: int = 0,
+    ) -> None:
         """Replace every row. ``more(offset)`` asks for a further page (browse mode)."""
         self.beginResetModel()
         self._items = list(items)
@@ -122,12 +128,16 @@ class ResultsModel(QAbstractListModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsDragEnabled
+        )
 
-    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802 - Qt API
+    def canFetchMore(self, parent: Index) -> bool:
         return not parent.isValid() and self._more_possible and not self._fetching
 
-    def fetchMore(self, parent: Index) -> None:  # noqa: N802 - Qt API
+    def fetchMore(self, parent: Index) -> None:
         if self.canFetchMore(parent) and self._fetch_more is not None:
             self._fetching = True
             self._fetch_more(len(self._items))
@@ -136,7 +146,13 @@ class ResultsModel(QAbstractListModel):
         from PySide6.QtCore import QMimeData, QUrl
 
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(self._items[i.row()].path) for i in indexes if i.isValid()])
+        mime.setUrls(
+            [
+                QUrl.fromLocalFile(self._items[i.row()].path)
+                for i in indexes
+                if i.isValid()
+            ]
+        )
         return mime
 
     def mimeTypes(self) -> list[str]:

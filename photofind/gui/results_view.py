@@ -22,11 +22,18 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.icon_size = icon_size
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         line = option.fontMetrics.height()
         return QSize(self.icon_size + 2 * PAD, self.icon_size + 2 * PAD + line + 4)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         rect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
@@ -48,11 +55,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
             y = square.y() + (square.height() - size.height()) // 2
             painter.drawPixmap(x, y, pixmap)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        text_rect = QRect(rect.x() + PAD, square.bottom() + 2, rect.width() - 2 * PAD, option.fontMetrics.height() + 2)
+        text_rect = QRect(
+            rect.x() + PAD,
+            square.bottom() + 2,
+            rect.width() - 2 * PAD,
+            option.fontMetrics.height() + 2,
+        )
         painter.save()
         painter.setPen(option.palette.color(QPalette.ColorRole.Text))
-        elided = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideMiddle, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, elided)
+        elided = option.fontMetrics.elidedText(
+            text, Qt.TextElideMode.ElideMiddle, text_rect.width()
+        )
+        painter.drawText(
+            text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, elided
+        )
         painter.restore()
 
 
@@ -67,7 +83,7 @@ class ResultsView(QListView):
         self._empty_text = text
         self.viewport().update()
 
-    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().paintEvent(event)
         model = self.model()
         if self._empty_text and (model is None or model.rowCount() == 0):
@@ -77,7 +93,11 @@ class ResultsView(QListView):
             font.setPointSizeF(font.pointSizeF() * 1.25)
             painter.setFont(font)
             rect = self.viewport().rect().adjusted(40, 40, -40, -40)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_text)
+            painter.drawText(
+                rect,
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._empty_text,
+            )
             painter.end()
 
 

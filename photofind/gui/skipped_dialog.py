@@ -31,8 +31,12 @@ class SkippedDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.Stretch
+        )
+        self.table.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents
+        )
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
@@ -48,7 +52,8 @@ class SkippedDialog(QDialog):
             self.table.setItem(i, 0, path)
             self.table.setItem(i, 1, QTableWidgetItem(row.skip_reason or "unknown"))
         self.summary.setText(
-            "No files were skipped." if not rows else
-            f"{len(rows)} files could not be indexed. They stay untouched; fix or convert them and rescan."
+            "No files were skipped."
+            if not rows
+            else f"{len(rows)} files could not be indexed. They stay untouched; fix or convert them and rescan."
         )
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)

@@ -25,7 +25,7 @@ from photofind.core.indexer import Progress
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
     if seconds >= 60:
@@ -69,7 +69,9 @@ class IndexStatus(QWidget):
         self.pause.setToolTip("Pause indexing")
         self.pause.toggled.connect(self._paused)
         self.cancel = QToolButton()
-        self.cancel.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton))
+        self.cancel.setIcon(
+            style.standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton)
+        )
         self.cancel.setToolTip("Stop indexing (what is done so far is kept)")
         self.cancel.clicked.connect(self.cancel_clicked)
         layout = QHBoxLayout(self)
@@ -102,7 +104,11 @@ class IndexStatus(QWidget):
 
     def _paused(self, paused: bool, emit: bool = True) -> None:
         style = self.style()
-        icon = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
+        icon = (
+            QStyle.StandardPixmap.SP_MediaPlay
+            if paused
+            else QStyle.StandardPixmap.SP_MediaPause
+        )
         self.pause.setIcon(style.standardIcon(icon))
         self.pause.setToolTip("Resume indexing" if paused else "Pause indexing")
         if paused and not self.label.text().startswith("Paused"):
@@ -127,7 +133,9 @@ class NoticeBar(QFrame):
         self.text.setWordWrap(True)
         close = QToolButton()
         close.setAutoRaise(True)
-        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        close.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton)
+        )
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
@@ -142,7 +150,11 @@ class NoticeBar(QFrame):
         self.hide()
 
     def show_message(self, message: str, warning: bool = True) -> None:
-        kind = QStyle.StandardPixmap.SP_MessageBoxWarning if warning else QStyle.StandardPixmap.SP_MessageBoxInformation
+        kind = (
+            QStyle.StandardPixmap.SP_MessageBoxWarning
+            if warning
+            else QStyle.StandardPixmap.SP_MessageBoxInformation
+        )
         self.icon.setPixmap(self.style().standardIcon(kind).pixmap(16, 16))
         self.text.setText(message)
         self.show()

@@ -36,7 +36,9 @@ class _Emitter(QObject):
 
 
 class _ThumbJob(QRunnable):
-    def __init__(self, loader: ThumbnailLoader, path: str, fingerprint: str | None) -> None:
+    def __init__(
+        self, loader: ThumbnailLoader, path: str, fingerprint: str | None
+    ) -> None:
         super().__init__()
         self.loader = loader
         self.path = path
@@ -49,13 +51,22 @@ class _ThumbJob(QRunnable):
         image = QImage()
         try:
             cache = self.loader.cache
-            file = cache.get_or_create(self.path, self.fingerprint) if cache is not None else None
+            file = (
+                cache.get_or_create(self.path, self.fingerprint)
+                if cache is not None
+                else None
+            )
             if file is not None:
                 image = QImage(str(file))
                 size = self.loader.icon_size
-                if not image.isNull() and (image.width() > size or image.height() > size):
+                if not image.isNull() and (
+                    image.width() > size or image.height() > size
+                ):
                     image = image.scaled(
-                        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                        size,
+                        size,
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
                     )
         except Exception:  # a thumbnail must never take the app down
             logger.exception("Thumbnail of %s failed", self.path)
@@ -65,12 +76,22 @@ class _ThumbJob(QRunnable):
 class ThumbnailLoader(QObject):
     """Lazy, cached thumbnails keyed by photo path (see module docstring)."""
 
-    ready = Signal(str)  # path whose thumbnail is now available (or known to be missing)
+    ready = Signal(
+        str
+    )  # path whose thumbnail is now available (or known to be missing)
 
-    def __init__(self, cache_dir: Path, icon_size: int = 160, memory_items: int = 2000, threads: int = 2) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        icon_size: int = 160,
+        memory_items: int = 2000,
+        threads: int = 2,
+    ) -> None:
         super().__init__()
         self.icon_size = icon_size
-        self.cache = ThumbnailCache(cache_dir, 256) if ThumbnailCache is not None else None
+        self.cache = (
+            ThumbnailCache(cache_dir, 256) if ThumbnailCache is not None else None
+        )
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._emitter = _Emitter()

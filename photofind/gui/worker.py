@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
@@ -44,7 +45,9 @@ def ensure_loaded(library: Library) -> None:
 class _Pending:
     """Work asked for but not started: folder operations first, then one index run."""
 
-    ops: deque[tuple[str, str]] = field(default_factory=deque)  # ("add" | "remove", path)
+    ops: deque[tuple[str, str]] = field(
+        default_factory=deque
+    )  # ("add" | "remove", path)
     index_all: bool = False
     index_paths: set[str] = field(default_factory=set)
 
@@ -73,7 +76,13 @@ class IndexWorker(QObject):
     idle = Signal()  # nothing running and nothing pending
     _wake = Signal()
 
-    def __init__(self, library: Library, *, busy_timeout_s: float = 2.0, busy_retry_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        library: Library,
+        *,
+        busy_timeout_s: float = 2.0,
+        busy_retry_s: float = 30.0,
+    ) -> None:
         super().__init__()
         self.library = library
         self.busy_timeout_s = busy_timeout_s
@@ -83,7 +92,9 @@ class IndexWorker(QObject):
         self._cancel = threading.Event()
         self._pause = threading.Event()
         self._running_paths: set[str] | None = None  # None: not running; empty set: all
-        self._interrupted_for: str | None = None  # a removal that cancelled the current run
+        self._interrupted_for: str | None = (
+            None  # a removal that cancelled the current run
+        )
         self._busy = False
         self._wake.connect(self._drain)
 
@@ -156,25 +167,34 @@ class IndexWorker(QObject):
                 ensure_loaded(self.library)
             except Exception as exc:
                 logger.exception("Loading the model or the index failed")
-                self.error.emit(f"The model could not be loaded, so nothing can be indexed: {exc}")
+                self.error.emit(
+                    f"The model could not be loaded, so nothing can be indexed: {exc}"
+                )
                 return
             while True:
                 with self._lock:
                     if not self._pending:
                         break
                     ops, self._pending.ops = list(self._pending.ops), deque()
-                    index_all, index_paths = self._pending.index_all, set(self._pending.index_paths)
+                    index_all, index_paths = (
+                        self._pending.index_all,
+                        set(self._pending.index_paths),
+                    )
                     if not ops:
                         self._pending.index_all = False
                         self._pending.index_paths.clear()
                 if ops:
-                    if not self._locked(lambda: self._run_ops(ops)):
+                    if not self._locked(partial(self._run_ops, ops)):
                         with self._lock:  # busy: keep the ops for the retry
                             self._pending.ops.extendleft(reversed(ops))
                         break
                     continue  # ops may have queued index work; look again
-                if not self._locked(lambda: self._run_index(None if index_all else index_paths)):
-                    with self._lock:  # busy: keep the request for the retry (no wake-up spin)
+                if not self._locked(
+                    partial(self._run_index, None if index_all else index_paths)
+                ):
+                    with (
+                        self._lock
+                    ):  # busy: keep the request for the retry (no wake-up spin)
                         self._pending.index_all |= index_all
                         self._pending.index_paths |= index_paths
                     break

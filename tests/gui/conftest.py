@@ -15,10 +15,10 @@ from pathlib import Path
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
 
-import pytest  # noqa: E402
+import pytest
 
-from photofind.config import get_paths  # noqa: E402
-from photofind.core.library import Library  # noqa: E402
+from photofind.config import get_paths
+from photofind.core.library import Library
 
 PER_CLASS = 10
 
@@ -54,7 +54,9 @@ def spare_names(labels: dict[str, str], subset_names: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def photo_dir(tmp_path_factory: pytest.TempPathFactory, corel_dir: Path, subset_names: list[str]) -> Path:
+def photo_dir(
+    tmp_path_factory: pytest.TempPathFactory, corel_dir: Path, subset_names: list[str]
+) -> Path:
     folder = tmp_path_factory.mktemp("photos") / "corel100"
     folder.mkdir()
     for name in subset_names:

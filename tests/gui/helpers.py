@@ -19,7 +19,11 @@ def file_mime(*paths: Path | str) -> QMimeData:
 def drop(widget, mime: QMimeData) -> None:  # type: ignore[no-untyped-def]
     """Deliver a drop to ``widget`` the way Qt does after a drag ends over it."""
     event = QDropEvent(
-        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     widget.dropEvent(event)
 

@@ -25,7 +25,9 @@ def test_settings_remember_count_and_geometry(make_window, qtbot, settings) -> N
     assert abs(again.splitter.sizes()[0] - 350) <= 10
 
 
-def test_window_is_usable_at_once_and_rescans_in_background(make_window, qtbot, library, corel_dir, spare_names, tmp_path) -> None:
+def test_window_is_usable_at_once_and_rescans_in_background(
+    make_window, qtbot, library, corel_dir, spare_names, tmp_path
+) -> None:
     # A folder added while the app was closed (e.g. by the CLI) is indexed by the start-up rescan.
     folder = tmp_path / "added-by-cli"
     folder.mkdir()
@@ -34,9 +36,14 @@ def test_window_is_usable_at_once_and_rescans_in_background(make_window, qtbot, 
     library.add_folder(folder)
     window = make_window(rescan_on_start=True)
     assert window.isVisible()
-    qtbot.waitUntil(lambda: window.model.rowCount() >= 100, timeout=TIMEOUT_MS)  # browsing at once
     qtbot.waitUntil(
-        lambda: any(r.path == str(folder.resolve()) and r.photo_count == 3 for r in window.folder_panel.folders),
+        lambda: window.model.rowCount() >= 100, timeout=TIMEOUT_MS
+    )  # browsing at once
+    qtbot.waitUntil(
+        lambda: any(
+            r.path == str(folder.resolve()) and r.photo_count == 3
+            for r in window.folder_panel.folders
+        ),
         timeout=TIMEOUT_MS,
     )
     assert all(r.last_scan_at is not None for r in window.folder_panel.folders)

@@ -16,7 +16,13 @@ def test_files_and_folders_are_sorted(tmp_path: Path) -> None:
     folder = tmp_path / "album"
     folder.mkdir()
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(photo)), QUrl.fromLocalFile(str(folder)), QUrl.fromLocalFile(str(photo))])
+    mime.setUrls(
+        [
+            QUrl.fromLocalFile(str(photo)),
+            QUrl.fromLocalFile(str(folder)),
+            QUrl.fromLocalFile(str(photo)),
+        ]
+    )
     payload = parse_mime(mime)
     assert payload.images == [str(photo)]
     assert payload.folders == [str(folder)]

@@ -15,7 +15,9 @@ from tests.gui.helpers import TIMEOUT_MS, drop, file_mime
 
 
 def _folder_row(window, path: Path):  # type: ignore[no-untyped-def]
-    return next((r for r in window.folder_panel.folders if Path(r.path) == path.resolve()), None)
+    return next(
+        (r for r in window.folder_panel.folders if Path(r.path) == path.resolve()), None
+    )
 
 
 def _fill(folder: Path, corel_dir: Path, names: list[str]) -> Path:
@@ -34,47 +36,100 @@ def _state_text(window, path: Path) -> str:  # type: ignore[no-untyped-def]
     return ""
 
 
-def test_add_folder_through_the_panel_indexes_it(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_add_folder_through_the_panel_indexes_it(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
     folder = _fill(tmp_path / "new photos", corel_dir, spare_names[:6])
-    with qtbot.waitSignal(window.index_worker.finished_run, timeout=TIMEOUT_MS) as finished:
+    with qtbot.waitSignal(
+        window.index_worker.finished_run, timeout=TIMEOUT_MS
+    ) as finished:
         window.folder_panel.add_requested.emit(str(folder))
     report: IndexReport = finished.args[0]
     assert report.added == 6 and not report.cancelled
-    qtbot.waitUntil(lambda: (row := _folder_row(window, folder)) is not None and row.photo_count == 6, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            (row := _folder_row(window, folder)) is not None and row.photo_count == 6
+        ),
+        timeout=TIMEOUT_MS,
+    )
     assert _state_text(window, folder) == "online"
     assert window.library.repo.stats(window.library.model_info.model_id).embedded == 106
     assert "106 photos" in window.library_label.text()
 
 
-def test_dropped_folder_is_added(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_dropped_folder_is_added(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
     folder = _fill(tmp_path / "dropped", corel_dir, spare_names[10:12])
     drop(window, file_mime(folder))
-    qtbot.waitUntil(lambda: (row := _folder_row(window, folder)) is not None and row.photo_count == 2, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            (row := _folder_row(window, folder)) is not None and row.photo_count == 2
+        ),
+        timeout=TIMEOUT_MS,
+    )
 
 
-def test_file_copied_into_watched_folder_is_indexed(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_file_copied_into_watched_folder_is_indexed(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window(watch=True, watch_debounce_s=0.3)
     folder = _fill(tmp_path / "watched", corel_dir, spare_names[20:22])
     window.add_folder(str(folder))
-    qtbot.waitUntil(lambda: (row := _folder_row(window, folder)) is not None and row.photo_count == 2, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window._watcher is not None and str(folder.resolve()) in window._watcher.watched_paths)
+    qtbot.waitUntil(
+        lambda: (
+            (row := _folder_row(window, folder)) is not None and row.photo_count == 2
+        ),
+        timeout=TIMEOUT_MS,
+    )
+    qtbot.waitUntil(
+        lambda: (
+            window._watcher is not None
+            and str(folder.resolve()) in window._watcher.watched_paths
+        )
+    )
 
-    shutil.copy2(corel_dir / "images" / spare_names[22], folder / spare_names[22])  # no user action
-    qtbot.waitUntil(lambda: (row := _folder_row(window, folder)) is not None and row.photo_count == 3, timeout=TIMEOUT_MS)
-    assert window.library.repo.photo_by_path(str(folder.resolve() / spare_names[22])).status == STATUS_OK
+    shutil.copy2(
+        corel_dir / "images" / spare_names[22], folder / spare_names[22]
+    )  # no user action
+    qtbot.waitUntil(
+        lambda: (
+            (row := _folder_row(window, folder)) is not None and row.photo_count == 3
+        ),
+        timeout=TIMEOUT_MS,
+    )
+    assert (
+        window.library.repo.photo_by_path(
+            str(folder.resolve() / spare_names[22])
+        ).status
+        == STATUS_OK
+    )
 
 
-def test_cancel_stops_indexing_and_leaves_the_db_consistent(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_cancel_stops_indexing_and_leaves_the_db_consistent(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
-    folder = _fill(tmp_path / "big", corel_dir, spare_names[100:260])  # ~10 s of work here
+    folder = _fill(
+        tmp_path / "big", corel_dir, spare_names[100:260]
+    )  # ~10 s of work here
     reports: list[IndexReport] = []
     window.index_worker.finished_run.connect(reports.append)
     window.add_folder(str(folder))
-    qtbot.waitUntil(lambda: window.index_status.isVisible() and "Indexing" in window.index_status.label.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            window.index_status.isVisible()
+            and "Indexing" in window.index_status.label.text()
+        ),
+        timeout=TIMEOUT_MS,
+    )
     assert window.index_status.bar.maximum() == 160
-    qtbot.mouseClick(window.index_status.cancel, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(
+        window.index_status.cancel,
+        __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton,
+    )
     qtbot.waitUntil(lambda: bool(reports), timeout=TIMEOUT_MS)
     assert reports[0].cancelled
     assert 0 < reports[0].embedded < 160
@@ -82,7 +137,12 @@ def test_cancel_stops_indexing_and_leaves_the_db_consistent(make_window, qtbot, 
 
     lib = window.library
     model_id = lib.model_info.model_id
-    ok = [p for p in lib.repo.photos_in_folder(lib.find_folder(folder).id, model_id).values()]
+    ok = [
+        p
+        for p in lib.repo.photos_in_folder(
+            lib.find_folder(folder).id, model_id
+        ).values()
+    ]
     assert ok and all(p.embedded for p in ok if p.status == STATUS_OK)
     embedded = np.sort(lib.repo.embedded_ids(model_id))
     assert len(embedded) == 100 + reports[0].embedded
@@ -92,14 +152,22 @@ def test_cancel_stops_indexing_and_leaves_the_db_consistent(make_window, qtbot, 
     assert int(ids[0]) == int(embedded[-1])
 
 
-def test_pause_holds_the_run_until_resumed(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_pause_holds_the_run_until_resumed(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
     folder = _fill(tmp_path / "pausable", corel_dir, spare_names[300:340])
     done: list[IndexReport] = []
     window.index_worker.finished_run.connect(done.append)
     window.index_status.pause.setChecked(True)  # paused before the first batch finishes
     window.add_folder(str(folder))
-    qtbot.waitUntil(lambda: "Paused" in window.index_status.label.text() and "Indexing" in window.index_status.label.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            "Paused" in window.index_status.label.text()
+            and "Indexing" in window.index_status.label.text()
+        ),
+        timeout=TIMEOUT_MS,
+    )
     qtbot.wait(1500)
     assert not done  # still holding between batches
     window.index_status.pause.setChecked(False)
@@ -107,9 +175,13 @@ def test_pause_holds_the_run_until_resumed(make_window, qtbot, tmp_path, corel_d
     assert done[0].embedded == 40 and not done[0].cancelled
 
 
-def test_remove_folder_asks_then_forgets_photos_but_keeps_files(make_window, qtbot, monkeypatch, photo_dir) -> None:
+def test_remove_folder_asks_then_forgets_photos_but_keeps_files(
+    make_window, qtbot, monkeypatch, photo_dir
+) -> None:
     window = make_window()
-    qtbot.waitUntil(lambda: _folder_row(window, photo_dir) is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: _folder_row(window, photo_dir) is not None, timeout=TIMEOUT_MS
+    )
     tree = window.folder_panel.tree
     tree.setCurrentItem(tree.topLevelItem(1))
     assert window.folder_panel.remove_button.isEnabled()
@@ -123,12 +195,17 @@ def test_remove_folder_asks_then_forgets_photos_but_keeps_files(make_window, qtb
     window.folder_panel.remove_button.click()
     assert asked and "not touched" in asked[0]
     qtbot.waitUntil(lambda: not window.folder_panel.folders, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.model.mode == "browse" and window.model.rowCount() == 0, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.model.mode == "browse" and window.model.rowCount() == 0,
+        timeout=TIMEOUT_MS,
+    )
     assert len(list(photo_dir.iterdir())) == 100  # files untouched
     assert len(window.library.vector_index) == 0
 
 
-def test_skipped_files_dialog_lists_reasons(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_skipped_files_dialog_lists_reasons(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
     folder = _fill(tmp_path / "mixed", corel_dir, spare_names[400:401])
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -142,17 +219,26 @@ def test_skipped_files_dialog_lists_reasons(make_window, qtbot, tmp_path, corel_
     assert not dialog.isModal()
 
 
-def test_busy_library_is_a_notice_and_retried(make_window, qtbot, tmp_path, corel_dir, spare_names) -> None:
+def test_busy_library_is_a_notice_and_retried(
+    make_window, qtbot, tmp_path, corel_dir, spare_names
+) -> None:
     window = make_window()
     window.index_worker.busy_timeout_s = 0.1
     window.index_worker.busy_retry_ms = 300
-    other = FileLock(str(window.library.paths.lock_path))  # another photofind process, in effect
+    other = FileLock(
+        str(window.library.paths.lock_path)
+    )  # another photofind process, in effect
     other.acquire()
     try:
         window.rescan()
-        qtbot.waitUntil(lambda: window.notice.isVisible() and "busy" in window.notice.text.text(), timeout=TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: window.notice.isVisible() and "busy" in window.notice.text.text(),
+            timeout=TIMEOUT_MS,
+        )
     finally:
         other.release()
-    with qtbot.waitSignal(window.index_worker.finished_run, timeout=TIMEOUT_MS) as finished:
+    with qtbot.waitSignal(
+        window.index_worker.finished_run, timeout=TIMEOUT_MS
+    ) as finished:
         pass
     assert not finished.args[0].cancelled

@@ -16,7 +16,9 @@ def _classes(window, labels: dict[str, str]) -> list[str]:  # type: ignore[no-un
     return [labels[Path(item.path).name] for item in window.model.items()]
 
 
-def test_dropped_photo_ranks_itself_first_then_its_class(make_window, qtbot, photo_dir: Path, labels) -> None:
+def test_dropped_photo_ranks_itself_first_then_its_class(
+    make_window, qtbot, photo_dir: Path, labels
+) -> None:
     window = make_window()
     query = photo_dir / "705.jpg"  # a horse
     drop(window.query_panel, file_mime(query))
@@ -30,11 +32,18 @@ def test_dropped_photo_ranks_itself_first_then_its_class(make_window, qtbot, pho
     next_nine = _classes(window, labels)[1:10]
     assert next_nine.count(labels["705.jpg"]) >= 6, next_nine
     # The query image is shown beside the results.
-    qtbot.waitUntil(lambda: window.query_panel.image.pixmap() is not None and not window.query_panel.image.pixmap().isNull())
+    qtbot.waitUntil(
+        lambda: (
+            window.query_panel.image.pixmap() is not None
+            and not window.query_panel.image.pixmap().isNull()
+        )
+    )
     assert "705.jpg" in window.heading.text()
 
 
-def test_several_dropped_photos_make_one_query(make_window, qtbot, photo_dir: Path, labels) -> None:
+def test_several_dropped_photos_make_one_query(
+    make_window, qtbot, photo_dir: Path, labels
+) -> None:
     window = make_window()
     horses = sorted(p for p in photo_dir.iterdir() if labels[p.name] == "horses")[:2]
     drop(window, file_mime(*horses))  # dropped on the window itself this time
@@ -44,11 +53,15 @@ def test_several_dropped_photos_make_one_query(make_window, qtbot, photo_dir: Pa
     assert {Path(i.path) for i in window.model.items()[:4]} & set(horses)
 
 
-def test_pasted_image_data_and_qimage_search(make_window, qtbot, photo_dir: Path, labels) -> None:
+def test_pasted_image_data_and_qimage_search(
+    make_window, qtbot, photo_dir: Path, labels
+) -> None:
     window = make_window()
     photo = photo_dir / "305.jpg"  # a bus
     mime = QMimeData()
-    mime.setData("image/jpeg", photo.read_bytes())  # what a browser puts on the clipboard
+    mime.setData(
+        "image/jpeg", photo.read_bytes()
+    )  # what a browser puts on the clipboard
     QGuiApplication.clipboard().setMimeData(mime)
     window.paste()
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
@@ -59,7 +72,12 @@ def test_pasted_image_data_and_qimage_search(make_window, qtbot, photo_dir: Path
     mime = QMimeData()
     mime.setImageData(QImage(str(photo_dir / "705.jpg")))
     window.handle_mime(mime)
-    qtbot.waitUntil(lambda: search_done(window) and Path(window.model.item(0).path).name == "705.jpg", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            search_done(window) and Path(window.model.item(0).path).name == "705.jpg"
+        ),
+        timeout=TIMEOUT_MS,
+    )
 
 
 def test_remote_url_gets_a_clear_message(make_window, qtbot) -> None:
@@ -73,7 +91,9 @@ def test_remote_url_gets_a_clear_message(make_window, qtbot) -> None:
     assert window.model.mode == "browse"
 
 
-def test_unreadable_query_is_a_notice_not_a_crash(make_window, qtbot, tmp_path: Path) -> None:
+def test_unreadable_query_is_a_notice_not_a_crash(
+    make_window, qtbot, tmp_path: Path
+) -> None:
     window = make_window()
     bad = tmp_path / "not-a-photo.jpg"
     bad.write_bytes(b"this is text")
@@ -82,10 +102,16 @@ def test_unreadable_query_is_a_notice_not_a_crash(make_window, qtbot, tmp_path: 
     assert "Cannot read the query image" in window.notice.text.text()
 
 
-def test_find_similar_uses_the_stored_vector(make_window, qtbot, photo_dir: Path, labels) -> None:
+def test_find_similar_uses_the_stored_vector(
+    make_window, qtbot, photo_dir: Path, labels
+) -> None:
     window = make_window()
-    qtbot.waitUntil(lambda: window.model.rowCount() == 100, timeout=TIMEOUT_MS)  # browsing
-    row = next(i for i in window.model.items() if Path(i.path).name == "405.jpg")  # dinosaurs
+    qtbot.waitUntil(
+        lambda: window.model.rowCount() == 100, timeout=TIMEOUT_MS
+    )  # browsing
+    row = next(
+        i for i in window.model.items() if Path(i.path).name == "405.jpg"
+    )  # dinosaurs
     window.find_similar(row.photo_id, row.path)
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     paths = [i.path for i in window.model.items()]
@@ -97,17 +123,26 @@ def test_result_count_and_browse_again(make_window, qtbot, photo_dir: Path) -> N
     window = make_window()
     window.count.setValue(7)
     drop(window.query_panel, file_mime(photo_dir / "5.jpg"))
-    qtbot.waitUntil(lambda: search_done(window) and window.model.rowCount() == 7, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: search_done(window) and window.model.rowCount() == 7, timeout=TIMEOUT_MS
+    )
     window.count.setValue(12)  # re-runs the same query
     qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=TIMEOUT_MS)
     window.browse()
-    qtbot.waitUntil(lambda: window.model.mode == "browse" and window.model.rowCount() == 100, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.model.mode == "browse" and window.model.rowCount() == 100,
+        timeout=TIMEOUT_MS,
+    )
     assert window.model.item(0).score is None
 
 
-def test_enter_opens_the_current_photo_and_thumbnails_load(make_window, qtbot, photo_dir: Path, monkeypatch) -> None:
+def test_enter_opens_the_current_photo_and_thumbnails_load(
+    make_window, qtbot, photo_dir: Path, monkeypatch
+) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(photo_actions, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(
+        photo_actions, "open_url", lambda url: opened.append(url.toLocalFile()) or True
+    )
     window = make_window()
     drop(window.query_panel, file_mime(photo_dir / "405.jpg"))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
@@ -120,7 +155,9 @@ def test_enter_opens_the_current_photo_and_thumbnails_load(make_window, qtbot, p
     assert window.model.index(2).data(ScoreRole) is not None
     # Thumbnails were requested by painting and arrive from the thread pool, cached on disk.
     first = window.model.item(0).path
-    qtbot.waitUntil(lambda: window.thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS
+    )
     assert any(window.library.paths.thumbnails_dir.rglob("*.jpg"))
 
 
