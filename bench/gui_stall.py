@@ -103,6 +103,14 @@ def main() -> int:
     window.index_worker.progress.connect(on_progress)
     queries = sorted(folder.glob("*.jpg"))[::97] or sorted(folder.rglob("*.jpg"))[:10]
     searches = {"n": 0}
+    asked: dict[int, float] = {}
+    latencies: list[float] = []
+
+    def on_results(gen: int, items: list, append: bool) -> None:  # type: ignore[type-arg]
+        if gen in asked and not append:
+            latencies.append(time.perf_counter() - asked.pop(gen))
+
+    window.query_worker.results.connect(on_results)
 
     def drop_query() -> None:
         if queries and not reports:
@@ -111,6 +119,7 @@ def main() -> int:
                 [QUrl.fromLocalFile(str(queries[searches["n"] % len(queries)]))]
             )
             window.handle_mime(mime)
+            asked[window._gen] = time.perf_counter()
             searches["n"] += 1
 
     query_timer = QTimer()
@@ -150,6 +159,11 @@ def main() -> int:
         f"indexing rate:     {report.photos_per_second:.1f} photos/s (embedding phase)"
     )
     print(f"searches dropped:  {searches['n']} during the run")
+    if latencies:
+        print(
+            f"search latency:    median {np.median(latencies) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms (drop -> results, while indexing)"
+        )
     print(f"timer ticks:       {len(ticks)} at {TICK_MS} ms")
     print(f"GUI stall max:     {max_gap:.1f} ms")
     print(f"GUI stall p99:     {p99:.1f} ms")
