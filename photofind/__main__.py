@@ -18,7 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:  # GUI not built yet or Qt missing
         sys.stderr.write(f"photofind: the desktop app is not available ({exc}); see photofind --help\n")
         return cli.EXIT_FAILED
-    return run_app(data_dir=args.data_dir, model=args.model, device=args.device)
+    return run_app(
+        data_dir=args.data_dir, model=args.model, device=args.device, smoke_test=args.smoke_test
+    )
 
 
 if __name__ == "__main__":

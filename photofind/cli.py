@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"photofind {__version__}")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="open the app window, process events briefly, close it and exit 0 (for CI)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common], help="add folders (if given) and bring the library up to date")

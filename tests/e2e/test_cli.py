@@ -156,3 +156,13 @@ def test_version_and_help_work_everywhere(tmp_path: Path) -> None:
     assert photofind(tmp_path, "--version").stdout.startswith("photofind ")
     for command in ("index", "search", "folders", "stats", "skipped", "rebuild-index", "models", "watch"):
         assert "usage: photofind" in photofind(tmp_path, command, "--help").stdout
+
+
+def test_no_command_opens_the_app_and_smoke_test_exits_cleanly(tmp_path: Path) -> None:
+    env = dict(os.environ, PHOTOFIND_DATA_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "-m", "photofind", "--smoke-test", "--device", "cpu"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
