@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from photofind.core.vector_index import VectorIndex  # noqa: E402
+from photofind.core.vector_index import VectorIndex
 
 CORE = REPO / ".." / "shared" / "data" / "corel1k"
 CACHE = Path(os.environ.get("PHOTOFIND_BENCH_CACHE", Path.home() / ".cache" / "photofind-bench"))
