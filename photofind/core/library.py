@@ -73,7 +73,9 @@ class Library:
         info = self.model_info
         index = VectorIndex(self.index_path(info.model_id), info.dim)
         outcome = index.open(
-            lambda: self.repo.embeddings_for(info.model_id, info.dim), str(self.repo.generation())
+            lambda: self.repo.embeddings_for(info.model_id, info.dim),
+            str(self.repo.generation()),
+            lambda token: self.repo.embedding_changes(info.model_id, info.dim, token),
         )
         logger.info("Vector index for %s: %s", info.name, outcome)
         return index

@@ -47,6 +47,7 @@ _ADVISE_REBUILD_MIN = 10_000
 _SPACES = ("cosine", "ip")  # both report distance = 1 - dot, so similarity = 1 - distance
 
 LoadAll = Callable[[], tuple[np.ndarray, np.ndarray]]
+LoadChanges = Callable[[str], "tuple[np.ndarray, np.ndarray, np.ndarray] | None"]
 
 
 class VectorIndex:
@@ -81,6 +82,7 @@ class VectorIndex:
         self._live: set[int] = set()
         self._deleted: set[int] = set()
         self._added_since_rebuild = 0
+        self._stale_token: str | None = None
 
     # ----------------------------------------------------------------------------- queries
 
@@ -275,15 +277,30 @@ class VectorIndex:
 
     # ----------------------------------------------------------------------------- files
 
-    def open(self, load_all: LoadAll, state_token: str) -> str:
+    def open(
+        self, load_all: LoadAll, state_token: str, load_changes: LoadChanges | None = None
+    ) -> str:
         """Load the index file if it provably matches ``state_token``, else rebuild and save.
 
         ``load_all()`` returns ``(ids int64 [N], vectors float32 [N, dim])`` from the database;
         it is called only when a rebuild is needed. Returns what happened, e.g. ``"loaded"`` or
         ``"rebuilt: checksum mismatch"``.
+
+        With ``load_changes``, a sound file that is merely behind the library (saved at an
+        older ``state_token``, e.g. after a kill between two checkpoints) is caught up instead of
+        rebuilt: ``load_changes(old_token)`` returns ``(live_ids, changed_ids, changed_vectors)``
+        (every id the library now has, and the vectors written since ``old_token``), or None
+        when it cannot tell, which means rebuild.
         """
         with self._write_lock:
-            reason = self._try_load(state_token)
+            reason = self._try_load(state_token, allow_stale=load_changes is not None)
+            if reason is None and self._stale_token is not None and load_changes is not None:
+                caught_up = self._catch_up(load_changes, self._stale_token)
+                if caught_up is not None:
+                    self._save_quietly(state_token)
+                    log.info("vector index %s: %s", self.path.name, caught_up)
+                    return caught_up
+                reason = "out of step with the library"
             if reason is None:
                 outcome = "loaded"
                 log.info("vector index %s: loaded %d vectors", self.path.name, len(self))
@@ -293,16 +310,45 @@ class VectorIndex:
             log.log(level, "vector index %s: rebuilding (%s)", self.path.name, reason)
             ids, vectors = load_all()
             self.rebuild(ids, vectors)
-            try:
-                self.save(state_token)
-            except OSError:
-                log.exception("vector index %s: rebuilt but could not be saved", self.path.name)
+            if not self._save_quietly(state_token):
                 outcome += " (not saved)"
             log.info("vector index %s: %s, %d vectors", self.path.name, outcome, len(self))
             return outcome
 
-    def _try_load(self, state_token: str) -> str | None:
-        """Load the file into ``self``; return None on success or why it can't be used."""
+    def _save_quietly(self, state_token: str) -> bool:
+        """Save after open(); a read-only or full disk is logged, not raised (search still works)."""
+        try:
+            self.save(state_token)
+        except OSError:
+            log.exception("vector index %s: could not be saved", self.path.name)
+            return False
+        return True
+
+    def _catch_up(self, load_changes: LoadChanges, old_token: str) -> str | None:
+        """Apply the library's changes since ``old_token`` to the loaded index."""
+        changes = load_changes(old_token)
+        if changes is None:
+            return None
+        live_ids, changed_ids, changed_vectors = changes
+        live = set(np.asarray(live_ids).tolist())
+        with self._lock:
+            gone = self._live - live
+        if gone:
+            self.remove(np.fromiter(gone, dtype=np.int64))
+        if len(changed_ids):
+            self.add(changed_ids, changed_vectors)
+        with self._lock:
+            if live != self._live:
+                return None  # a vector the library has is neither in the file nor in the changes
+        return f"caught up: {len(changed_ids)} added or updated, {len(gone)} removed"
+
+    def _try_load(self, state_token: str, allow_stale: bool = False) -> str | None:
+        """Load the file into ``self``; return None on success or why it can't be used.
+
+        With ``allow_stale`` a file saved at another ``state_token`` is loaded too, and its
+        token is left in ``_stale_token`` for the caller to catch up from.
+        """
+        self._stale_token = None
         if not self.path.is_file():
             return "missing"
         try:
@@ -317,7 +363,8 @@ class VectorIndex:
             return f"dimension changed ({meta.get('dim')} -> {self.dim})"
         if meta.get("space") != self.space or meta.get("m") != self.m:
             return "index settings changed"
-        if meta.get("state_token") != state_token:
+        stale = meta.get("state_token") != state_token
+        if stale and not (allow_stale and isinstance(meta.get("state_token"), str)):
             return "out of step with the library"
         try:
             size = self.path.stat().st_size
@@ -349,6 +396,8 @@ class VectorIndex:
             self._live = labels - deleted_set
             added = meta.get("added_since_rebuild", 0)
             self._added_since_rebuild = added if isinstance(added, int) else 0
+        if stale:
+            self._stale_token = meta["state_token"]
         return None
 
     def save(self, state_token: str) -> None:

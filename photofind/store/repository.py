@@ -282,6 +282,23 @@ class Repository:
         vectors = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1)
         return np.asarray(ids, dtype=np.int64), vectors.astype(np.float32)
 
+    def embedding_changes(
+        self, model_id: str, dim: int, since_token: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """For catching up a saved vector index: ``(live_ids, changed_ids, changed_vectors)``.
+
+        ``since_token`` is the generation the index was saved at; None when that cannot be
+        trusted (not a number, or newer than the library: a restored backup, say).
+        """
+        try:
+            since = int(since_token)
+        except ValueError:
+            return None
+        if since < 0 or since > self.generation():
+            return None
+        changed_ids, changed_vectors = self.embeddings_for(model_id, dim, since_generation=since)
+        return self.embedded_ids(model_id), changed_ids, changed_vectors
+
     def embedded_fingerprints(self, model_id: str) -> dict[str, int]:
         """Content fingerprint -> id of a photo that has a vector of ``model_id``."""
         query = (

@@ -378,3 +378,64 @@ def test_rebuild_is_advised_after_mostly_incremental_growth(tmp_path: Path, monk
     assert reopened.rebuild_advised  # the count survives a restart
     reopened.compact()
     assert not reopened.rebuild_advised and len(reopened) == 120
+
+
+# ----------------------------------------------------------------------------- catching up
+
+
+def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_stale_file_is_caught_up_instead_of_rebuilt(tmp_path: Path) -> None:
+    dim = 16
+    path = tmp_path / "m.hnsw"
+    base = _unit_rows(100, dim, 1)
+    ids = np.arange(1, 101, dtype=np.int64)
+    first = VectorIndex(path, dim)
+    first.open(lambda: (ids, base), "5")
+
+    # Since generation 5 the library removed id 3, updated id 4, added 101..110.
+    new_ids = np.arange(101, 111, dtype=np.int64)
+    new_vecs = _unit_rows(10, dim, 2)
+    updated = _unit_rows(1, dim, 3)
+    live = np.concatenate([ids[ids != 3], new_ids])
+    changed_ids = np.concatenate([[4], new_ids]).astype(np.int64)
+    changed_vecs = np.concatenate([updated, new_vecs])
+    asked: list[str] = []
+
+    def load_all():  # type: ignore[no-untyped-def]
+        raise AssertionError("a sound stale file must not be rebuilt")
+
+    def load_changes(token: str):  # type: ignore[no-untyped-def]
+        asked.append(token)
+        return live, changed_ids, changed_vecs
+
+    again = VectorIndex(path, dim)
+    outcome = again.open(load_all, "7", load_changes)
+    assert outcome.startswith("caught up") and asked == ["5"]
+    assert set(again.ids().tolist()) == set(live.tolist())
+    found, sims = again.search(updated[0], 1)
+    assert found[0] == 4 and sims[0] > 0.999
+    # Saved at the new token: the next open just loads.
+    assert VectorIndex(path, dim).open(load_all, "7", load_changes) == "loaded"
+
+
+def test_stale_file_is_rebuilt_when_changes_do_not_explain_the_library(tmp_path: Path) -> None:
+    dim = 8
+    path = tmp_path / "m.hnsw"
+    vecs = _unit_rows(20, dim, 4)
+    ids = np.arange(1, 21, dtype=np.int64)
+    VectorIndex(path, dim).open(lambda: (ids, vecs), "1")
+    more_ids = np.arange(1, 31, dtype=np.int64)
+    more = _unit_rows(30, dim, 5)
+    # The library has ids 21..30 but reports no changes: the file can't be trusted.
+    idx = VectorIndex(path, dim)
+    outcome = idx.open(lambda: (more_ids, more), "2", lambda token: (more_ids, ids[:0], more[:0]))
+    assert outcome.startswith("rebuilt") and len(idx) == 30
+    # A library that cannot tell (None) also means rebuild.
+    idx2 = VectorIndex(tmp_path / "n.hnsw", dim)
+    idx2.open(lambda: (ids, vecs), "1")
+    assert VectorIndex(tmp_path / "n.hnsw", dim).open(lambda: (ids, vecs), "9", lambda t: None).startswith("rebuilt")
