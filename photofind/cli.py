@@ -7,6 +7,7 @@ completed), 1 the command failed, 2 usage error, 3 the library is busy (another 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -17,10 +18,11 @@ from collections.abc import Sequence
 from photofind import __version__
 from photofind.config import get_paths
 from photofind.core.images import ImageDecodeError
-from photofind.core.library import FolderError, Library, LibraryBusy
+from photofind.core.library import FolderError, Library, LibraryBusy, LibraryReadOnly
 from photofind.core.models.registry import DEFAULT_MODEL, ModelNotAvailable, available_models
 from photofind.progress import ProgressBar
 from photofind.store.db import DatabaseError
+from sqlalchemy.exc import OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def setup_logging(verbosity: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    _safe_streams()
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
@@ -106,6 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LibraryBusy as exc:
         _error(str(exc))
         return EXIT_BUSY
+    except LibraryReadOnly as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    except OperationalError as exc:  # SQLite could not write: full disk, read-only, I/O error
+        _error(_storage_message(str(exc.orig or exc), args))
+        return EXIT_FAILED
     except (FolderError, ModelNotAvailable, DatabaseError, ImageDecodeError) as exc:
         reason = getattr(exc, "reason", None)
         _error(f"cannot read the query image: {reason}" if reason else str(exc))
@@ -114,8 +123,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("interrupted")
         return 130
     except OSError as exc:
-        _error(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG):
+            _error(_storage_message(exc.strerror or str(exc), args))
+        else:
+            _error(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
         return EXIT_FAILED
+
+
+def _storage_message(detail: str, args: argparse.Namespace) -> str:
+    """Disk full / read-only / I/O failures of the library's own files, said plainly."""
+    where = get_paths(args.data_dir).data_dir
+    return (
+        f"cannot write the library in {where} ({detail}). Free some disk space or make the "
+        "folder writable and run the command again; nothing already indexed was lost, and "
+        "search still works."
+    )
+
+
+def _safe_streams() -> None:
+    """Never crash on printing a path that is not valid Unicode (POSIX names are bytes)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
+                pass
 
 
 def _open(args: argparse.Namespace) -> Library:

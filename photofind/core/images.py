@@ -54,13 +54,21 @@ _EXIF_ORIENTATION = 0x0112
 
 
 class ImageDecodeError(Exception):
-    """A photo could not be decoded. ``reason`` is short and fit to show to the user."""
+    """A photo could not be decoded. ``reason`` is short and fit to show to the user.
 
-    def __init__(self, reason: str, path: str | None = None, detail: str | None = None) -> None:
+    ``io_error`` is True when the operating system failed to read the file (permission, I/O
+    error, vanished), as opposed to the bytes not being a decodable image: the indexer keeps a
+    good existing row rather than marking it skipped over a read error.
+    """
+
+    def __init__(
+        self, reason: str, path: str | None = None, detail: str | None = None, *, io_error: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.path = path
         self.detail = detail
+        self.io_error = io_error
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}" if self.path else self.reason
@@ -292,7 +300,9 @@ def _decode(source: Source, min_side: int, max_pixels: int) -> tuple[Image.Image
     except MemoryError:
         raise ImageDecodeError("not enough memory to decode", path) from None
     except OSError as exc:
-        raise ImageDecodeError(_reason_for_os_error(exc), path, repr(exc)) from None
+        raise ImageDecodeError(
+            _reason_for_os_error(exc), path, repr(exc), io_error=exc.errno is not None
+        ) from None
     except Exception as exc:  # ValueError, SyntaxError, struct.error, EOFError, IndexError, ...
         log.debug("decode failed for %s", path, exc_info=True)
         raise ImageDecodeError("truncated or corrupt image data", path, repr(exc)) from None

@@ -8,6 +8,10 @@ moved or renamed: its row is re-pointed and its embeddings kept.
 Nothing is removed where the scan could not see: a missing or unreadable folder, a folder that
 vanished during the walk, a folder that is suddenly empty (the bare mount point of an unplugged
 drive) or a sub-folder that could not be listed keep their photos, marked offline.
+
+A file whose name is not valid UTF-8 (possible on Linux: names are bytes) can't be stored as
+SQLite TEXT or shown by the GUI, so it is not decoded; it gets a skipped row under a readable
+stand-in path (``scanner.storable_path``) telling the user to rename it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,19 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from photofind.core.scanner import FileStat, FolderUnavailable, fingerprint, walk_folder
+from photofind.core.scanner import (
+    FileStat,
+    FolderUnavailable,
+    fingerprint,
+    storable_path,
+    walk_folder,
+)
 from photofind.store.repository import FolderRow, PhotoRow, Repository
 from photofind.store.schema import STATUS_OK
 
 logger = logging.getLogger(__name__)
+
+BAD_NAME_REASON = "the file name is not valid UTF-8; rename the file to index it"
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,8 @@ class IndexPlan:
     folder_states: list[tuple[int, bool, str | None]] = field(default_factory=list)
     offline_folders: list[str] = field(default_factory=list)
     scan_errors: list[tuple[str, str]] = field(default_factory=list)
+    #: Files whose name can't be stored; ``stat.path`` is the stand-in path recorded instead.
+    bad_names: list[PlannedFile] = field(default_factory=list)
 
 
 def build_plan(
@@ -101,6 +115,16 @@ def _plan_folder(
 
     seen: set[str] = set()
     for stat in stats:
+        key = storable_path(stat.path)
+        if key != stat.path:
+            seen.add(key)
+            row = rows.get(key)
+            if row is not None and (row.size, row.mtime_ns) == (stat.size, stat.mtime_ns):
+                plan.unchanged += 1
+            else:
+                stand_in = FileStat(key, stat.size, stat.mtime_ns)
+                plan.bad_names.append(PlannedFile(folder.id, stand_in, row.id if row else None))
+            continue
         row = rows.get(stat.path)
         if row is None:
             new_files.append((folder.id, stat))

@@ -22,20 +22,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from photofind.core.decode_pool import TIMED_OUT, DecodePool, Job
 from photofind.core.embedder import Embedder
 from photofind.core.images import ImageDecodeError, decode_for_model
-from photofind.core.index_plan import IndexPlan, PlannedFile, build_plan
+from photofind.core.index_plan import BAD_NAME_REASON, IndexPlan, PlannedFile, build_plan
+from photofind.core.models.spec import PreprocessSpec
 from photofind.core.scanner import fingerprint
 from photofind.core.vector_index import VectorIndex
 from photofind.store.repository import FolderRow, Repository
 from photofind.store.schema import STATUS_OK, STATUS_SKIPPED
 
 logger = logging.getLogger(__name__)
+
+#: A decode still running after this long is abandoned and the file skipped (see decode_pool).
+DECODE_TIMEOUT_S = 30.0
+VANISHED_REASON = "file vanished before it could be read"
+CHANGED_REASON = "the file changed while it was being read; it is read again on the next run"
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class _Decoded:
     height: int | None = None
     skip_reason: str | None = None
     copy_of: int | None = None  # id of an embedded photo with the same content
+    vanished: bool = False  # the file (or its whole folder) is gone: record nothing
+    io_error: bool = False  # the OS failed to read it (not a content problem)
 
 
 class Indexer:
@@ -102,6 +110,7 @@ class Indexer:
         decode_workers: int | None = None,
         prefetch_batches: int = 3,
         checkpoint_seconds: float = 60.0,
+        decode_timeout_s: float = DECODE_TIMEOUT_S,
     ) -> None:
         self.repo = repo
         self.embedder = embedder
@@ -110,6 +119,8 @@ class Indexer:
         self.decode_workers = decode_workers or max(1, min(4, os.cpu_count() or 1))
         self.prefetch_batches = prefetch_batches
         self.checkpoint_seconds = checkpoint_seconds
+        self.decode_timeout_s = decode_timeout_s
+        self._vanished_in: set[int] = set()  # folders where files vanished during this run
 
     # ------------------------------------------------------------------ public
     def run(
@@ -139,10 +150,12 @@ class Indexer:
             on_folder=lambda done, path: _notify(Progress("scanning", done, len(folders), path)),
         )
         self._apply_plan(plan, report)
+        self._vanished_in = set()
         if cancel.is_set():
             report.cancelled = True
         else:
             self._embed_all(plan.to_embed, report, _notify, cancel, pause)
+        self._check_vanished_folders(folders, report)
 
         _notify(Progress("saving", report.embedded, len(plan.to_embed)))
         self._save_index(final=True)
@@ -180,6 +193,17 @@ class Indexer:
                     mtime_ns=move.stat.mtime_ns,
                 )
             w.delete_photos(plan.removed_ids)
+            for bad in plan.bad_names:
+                w.upsert_photo(
+                    folder_id=bad.folder_id,
+                    path=bad.stat.path,
+                    size=bad.stat.size,
+                    mtime_ns=bad.stat.mtime_ns,
+                    fingerprint=None,
+                    status=STATUS_SKIPPED,
+                    skip_reason=BAD_NAME_REASON,
+                )
+                report.skipped.append((bad.stat.path, BAD_NAME_REASON))
         report.moved = len(plan.moves)
         report.removed = len(plan.removed_ids)
         if self.index is not None and plan.removed_ids:
@@ -226,31 +250,20 @@ class Indexer:
     def _decoded_batches(
         self, work: list[PlannedFile], known: dict[str, int], cancel: threading.Event
     ) -> Iterator[list[_Decoded]]:
-        """Decode on a thread pool, at most ``prefetch_batches`` batches ahead of the consumer."""
+        """Decode on worker threads, at most ``prefetch_batches`` batches ahead of the consumer.
+
+        A decode running longer than ``decode_timeout_s`` is abandoned (see ``DecodePool``) and
+        its file skipped, so one hanging file can't stall the run.
+        """
         spec = self.embedder.preprocess
         ahead = self.batch_size * (self.prefetch_batches + 1)
-
-        def decode(planned: PlannedFile) -> _Decoded:
-            item = _Decoded(planned)
-            try:
-                item.fingerprint = fingerprint(planned.stat.path, planned.stat.size)
-            except OSError as exc:
-                item.skip_reason = _os_reason(exc)
-                return item
-            source = known.get(item.fingerprint)
-            if source is not None and source >= 0 and source != planned.photo_id:
-                item.copy_of = source
-                return item
-            try:
-                decoded = decode_for_model(planned.stat.path, spec)
-            except ImageDecodeError as exc:
-                item.skip_reason = exc.reason
-                return item
-            item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
-            return item
-
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="photofind-decode") as pool:
-            pending: deque[Future[_Decoded]] = deque()
+        pool: DecodePool[PlannedFile, _Decoded] = DecodePool(
+            lambda planned: _decode_one(planned, known, spec),
+            self.decode_workers,
+            self.decode_timeout_s,
+        )
+        pending: deque[tuple[PlannedFile, Job[_Decoded]]] = deque()
+        try:
             queue = iter(work)
             exhausted = False
             batch: list[_Decoded] = []
@@ -260,19 +273,25 @@ class Indexer:
                     if nxt is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(decode, nxt))
+                    pending.append((nxt, pool.submit(nxt)))
                 if not pending:
                     break
-                batch.append(pending.popleft().result())
+                planned, job = pending.popleft()
+                result = pool.result(job)
+                if result is TIMED_OUT:
+                    result = _Decoded(planned, skip_reason=_timeout_reason(self.decode_timeout_s))
+                batch.append(result)  # type: ignore[arg-type]
                 if len(batch) >= self.batch_size:
                     yield batch
                     batch = []
                     if cancel.is_set():
-                        for fut in pending:
-                            fut.cancel()
                         return
             if batch:
                 yield batch
+        finally:
+            for _planned, job in pending:
+                pool.cancel(job)
+            pool.close()
 
     def _embed_batch(self, batch: list[_Decoded]) -> dict[int, np.ndarray]:
         """Vectors for the decoded items of a batch, keyed by position in the batch."""
@@ -296,6 +315,13 @@ class Indexer:
             for pos, item in enumerate(batch):
                 p = item.planned
                 is_new = p.photo_id is None
+                if item.vanished or (item.io_error and not is_new and not p.content_changed):
+                    # Nothing to record: a vanished file is settled by the next scan (removed,
+                    # moved or offline), and a read error must not replace a good row.
+                    if item.vanished:
+                        self._vanished_in.add(p.folder_id)
+                    report.skipped.append((p.stat.path, item.skip_reason or VANISHED_REASON))
+                    continue
                 if item.copy_of is not None:
                     photo_id = w.upsert_photo(
                         folder_id=p.folder_id,
@@ -351,6 +377,19 @@ class Indexer:
             if added_ids:
                 self.index.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
 
+    def _check_vanished_folders(self, folders: Sequence[FolderRow], report: IndexReport) -> None:
+        """A folder whose files vanished because the folder itself went away goes offline."""
+        gone = [f for f in folders if f.id in self._vanished_in and not os.path.isdir(f.path)]
+        if not gone:
+            return
+        reason = "the folder disappeared during indexing; photos kept"
+        with self.repo.write() as w:
+            for folder in gone:
+                logger.warning("Folder %s is offline: %s", folder.path, reason)
+                w.set_folder_state(folder.id, online=False, error=reason)
+                if folder.path not in report.offline_folders:
+                    report.offline_folders.append(folder.path)
+
     def _save_index(self, final: bool = False) -> None:
         if self.index is None:
             return
@@ -362,9 +401,53 @@ class Indexer:
         self.index.save(str(self.repo.generation()))
 
 
+def _decode_one(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpec) -> _Decoded:
+    """Fingerprint and decode one file (runs on a decode worker; never raises for the file)."""
+    item = _Decoded(planned)
+    path = planned.stat.path
+    try:
+        item.fingerprint = fingerprint(path, planned.stat.size)
+    except OSError as exc:
+        item.skip_reason, item.io_error = _os_reason(exc), True
+        item.vanished = not os.path.lexists(path)
+        return item
+    source = known.get(item.fingerprint)
+    if source is not None and source >= 0 and source != planned.photo_id:
+        item.copy_of = source
+        return item
+    try:
+        decoded = decode_for_model(path, spec)
+    except ImageDecodeError as exc:
+        item.skip_reason, item.io_error = exc.reason, exc.io_error
+        item.vanished = not os.path.lexists(path)
+        return item
+    if _changed_since_scan(planned):
+        item.skip_reason = CHANGED_REASON
+        return item
+    item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
+    return item
+
+
+def _changed_since_scan(planned: PlannedFile) -> bool:
+    """True if the file's size or mtime moved since the scan (e.g. still being copied in).
+
+    The row then keeps the scanned size and mtime with a skip reason, so the next run sees a
+    change and reads the file again once it has settled.
+    """
+    try:
+        st = os.stat(planned.stat.path)
+    except OSError:
+        return True
+    return (st.st_size, st.st_mtime_ns) != (planned.stat.size, planned.stat.mtime_ns)
+
+
+def _timeout_reason(limit_s: float) -> str:
+    return f"took too long to decode (more than {limit_s:g} s)"
+
+
 def _os_reason(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
-        return "file vanished before it could be read"
+        return VANISHED_REASON
     if isinstance(exc, PermissionError):
         return "permission denied"
     return f"cannot read file ({exc.strerror or exc})"

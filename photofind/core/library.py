@@ -26,7 +26,8 @@ from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
 from photofind.core.search import Searcher
 from photofind.core.vector_index import VectorIndex
-from photofind.store.db import open_database
+from photofind.core.scanner import storable_path
+from photofind.store.db import is_read_only, open_database
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ class LibraryBusy(RuntimeError):
     """Another photofind process is writing this library right now."""
 
 
+class LibraryReadOnly(RuntimeError):
+    """The library's data dir can't be written (read-only, full disk, no permission)."""
+
+
 class Library:
     """The user's photo library in one data directory (see module docstring)."""
 
@@ -51,8 +56,16 @@ class Library:
         device: str = "auto",
         threads: int | None = None,
     ) -> None:
-        self.paths = paths.ensure()
+        try:
+            self.paths = paths.ensure()
+        except OSError as exc:  # a read-only data dir: fine as long as the library exists
+            if not paths.db_path.is_file():
+                raise
+            logger.warning("Cannot create photofind's folders in %s: %s", paths.data_dir, exc)
+            self.paths = paths
         self.engine = open_database(paths.db_path, paths.backups_dir)
+        #: True when the database could only be opened read-only: search works, writing raises.
+        self.read_only = is_read_only(self.engine)
         self.repo = Repository(self.engine)
         self.model_name = model or DEFAULT_MODEL
         self.device = device
@@ -94,6 +107,11 @@ class Library:
     @contextmanager
     def writing(self, timeout: float = 0.0) -> Iterator[None]:
         """Hold the library's single-writer lock (across processes) for the block."""
+        if self.read_only:
+            raise LibraryReadOnly(
+                f"The library in {self.paths.data_dir} can only be read (its folder or disk is "
+                "read-only, full, or not yours): searching works, indexing does not."
+            )
         lock = FileLock(str(self.paths.lock_path), timeout=timeout)
         try:
             lock.acquire()
@@ -101,6 +119,10 @@ class Library:
             raise LibraryBusy(
                 f"The library in {self.paths.data_dir} is busy: another photofind is indexing "
                 "it. Try again when it has finished."
+            ) from exc
+        except OSError as exc:
+            raise LibraryReadOnly(
+                f"Cannot create the lock file {self.paths.lock_path}: {exc.strerror or exc}"
             ) from exc
         try:
             yield
@@ -110,6 +132,8 @@ class Library:
     def add_folder(self, path: str | os.PathLike[str]) -> FolderRow:
         """Add a folder to the library (not indexed yet); nested folders are merged sensibly."""
         folder = normalise_folder_path(path)
+        if storable_path(folder) != folder:
+            raise FolderError(f"{storable_path(folder)}: the folder name is not valid UTF-8; rename it to add it")
         if not os.path.isdir(folder):
             raise FolderError(f"{folder} is not a folder that can be read")
         data_dir = str(self.paths.data_dir)

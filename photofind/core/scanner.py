@@ -58,6 +58,20 @@ def is_supported(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
 
 
+def storable_path(path: str) -> str:
+    """``path`` if it is valid Unicode, else a readable stand-in with the bad bytes as ``\\xNN``.
+
+    On POSIX, file names are bytes; Python represents undecodable bytes as lone surrogates,
+    which SQLite TEXT, JSON output and Qt can't hold. The stand-in is deterministic, so the
+    same file maps to the same row on every scan (it is never opened through it).
+    """
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _reason(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
         return "not found"
@@ -109,6 +123,7 @@ def _walk(
     on_error: ErrorCallback | None,
 ) -> Iterator[FileStat]:
     def report(path: str, reason: str) -> None:
+        path = storable_path(path)
         log.debug("skipping %s: %s", path, reason)
         if on_error is not None:
             on_error(path, reason)
@@ -149,9 +164,12 @@ def _walk(
                 report(path, _reason(exc))
                 continue
             stack.append(iter(children))
-        elif stat.S_ISREG(mode) and is_supported(name):
-            yield FileStat(path, st.st_size, st.st_mtime_ns)
-        # FIFOs, sockets and devices are silently ignored, whatever their name.
+        elif stat.S_ISREG(mode):
+            if is_supported(name):
+                yield FileStat(path, st.st_size, st.st_mtime_ns)
+        elif is_supported(name):
+            # A FIFO, socket or device named like a photo: never opened (a FIFO would block).
+            report(path, "not a regular file (a FIFO, socket or device)")
 
 
 # --- fingerprint ---------------------------------------------------------------------------

@@ -4,6 +4,15 @@ SQLite runs in WAL mode (readers never block the single writer) with foreign key
 schema belongs to the Alembic migrations shipped in this package; they are applied at start-up,
 and an existing database is copied to ``backups/`` first, so a failed or unwanted migration
 never costs the user's library.
+
+When the database can't be written (a read-only data dir, a read-only or full disk, a file
+owned by someone else) but is up to date, it is opened read-only instead, so search and
+browsing keep working; ``is_read_only(engine)`` tells callers not to try writing. SQLite can
+only read a WAL database read-only if the ``-shm`` file exists or can be created; where even
+that is impossible the file is opened ``immutable`` (nobody can be writing it then anyway).
+
+A damaged database is never replaced or repaired silently: ``DatabaseError`` names the file
+and the most recent backup, and the user decides.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -30,23 +40,39 @@ class DatabaseError(RuntimeError):
     """The library database cannot be opened or migrated; the message says what to do."""
 
 
-def create_library_engine(db_path: Path) -> Engine:
-    """An engine for ``db_path`` with WAL, foreign keys and a busy timeout on every connection."""
-    engine = create_engine(
-        f"sqlite:///{db_path}",
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-    )
+_READ_ONLY_MODES = ("ro", "immutable")
+
+
+def create_library_engine(db_path: Path, read_only: str | None = None) -> Engine:
+    """An engine for ``db_path`` with WAL, foreign keys and a busy timeout on every connection.
+
+    ``read_only`` is None (read-write), ``"ro"`` (SQLite ``mode=ro``) or ``"immutable"``.
+    """
+    connect_args: dict[str, object] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+    if read_only is None:
+        url = f"sqlite:///{db_path}"
+    else:
+        query = "mode=ro" if read_only == "ro" else "mode=ro&immutable=1"
+        url = f"sqlite:///file:{quote(str(db_path))}?{query}&uri=true"
+
+    engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if read_only is None:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     return engine
+
+
+def is_read_only(engine: Engine) -> bool:
+    """True for an engine ``open_database`` had to open read-only."""
+    return "mode=ro" in str(engine.url)
 
 
 def _alembic_config() -> Config:
@@ -139,7 +165,11 @@ def _damaged_message(db_path: Path, backups_dir: Path, exc: Exception) -> str:
 
 
 def open_database(db_path: Path, backups_dir: Path) -> Engine:
-    """Create the engine, check the file is a readable SQLite database, and migrate it."""
+    """Create the engine, check the file is a readable SQLite database, and migrate it.
+
+    Falls back to a read-only engine (see module docstring) when the database exists, is up to
+    date and can't be written.
+    """
     db_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_library_engine(db_path)
     try:
@@ -149,5 +179,38 @@ def open_database(db_path: Path, backups_dir: Path) -> Engine:
         raise
     except Exception as exc:
         engine.dispose()
+        if db_path.is_file() and _is_write_failure(exc):
+            logger.warning("The library database %s can't be written (%s); opening it read-only", db_path, exc)
+            return _open_read_only(db_path, backups_dir, exc)
         raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
     return engine
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    """Did opening fail for want of write access (not because the file is damaged)?"""
+    text = str(exc).lower()
+    return any(
+        phrase in text
+        for phrase in ("readonly database", "read-only", "unable to open database file",
+                       "disk is full", "disk i/o error", "permission denied")
+    )
+
+
+def _open_read_only(db_path: Path, backups_dir: Path, cause: Exception) -> Engine:
+    last: Exception = cause
+    for mode in _READ_ONLY_MODES:
+        engine = create_library_engine(db_path, read_only=mode)
+        try:
+            current = current_revision(engine)
+        except Exception as exc:  # noqa: BLE001 - try the next mode
+            engine.dispose()
+            last = exc
+            continue
+        if current != head_revision():
+            engine.dispose()
+            raise DatabaseError(
+                f"The library database {db_path} needs upgrading, but it can't be written "
+                f"({cause}). Make its folder writable and start photofind again."
+            )
+        return engine
+    raise DatabaseError(_damaged_message(db_path, backups_dir, last)) from last

@@ -1,0 +1,115 @@
+"""Decode worker threads that an index run never has to wait for forever.
+
+A decode can hang for reasons no code of ours controls: a file on a network share that stopped
+answering, a pathological image that keeps a codec busy for minutes. Python cannot kill a
+thread, so ``DecodePool`` does the next best thing: the consumer waits for each job at most
+``time_limit_s`` *after the job started running*, then gives up on it (``TIMED_OUT``), starts a
+replacement worker so the pool keeps its width, and moves on. The abandoned thread finishes (or
+not) on its own; its result is dropped.
+
+The workers are daemon threads, unlike ``concurrent.futures.ThreadPoolExecutor``'s, whose
+interpreter-exit hook joins every worker: one stuck decode would keep the ``photofind``
+process from ever exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Returned by ``DecodePool.result`` for a job that ran longer than the time limit.
+TIMED_OUT = object()
+
+_POLL_S = 0.25
+
+
+class Job(Generic[R]):
+    """One submitted item: its future and the moment a worker started it."""
+
+    __slots__ = ("future", "started_at")
+
+    def __init__(self) -> None:
+        self.future: Future[R] = Future()
+        self.started_at: float | None = None
+
+
+class DecodePool(Generic[T, R]):
+    """Daemon worker threads applying ``fn`` to submitted items, FIFO (see module docstring)."""
+
+    def __init__(
+        self, fn: Callable[[T], R], workers: int, time_limit_s: float, name: str = "photofind-decode"
+    ) -> None:
+        self._fn = fn
+        self._time_limit_s = time_limit_s
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Job[R], T] | None] = queue.SimpleQueue()
+        self._threads = 0
+        self._closed = False
+        self.abandoned = 0
+        for _ in range(max(1, workers)):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._threads += 1
+        thread = threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True)
+        thread.start()
+
+    def _work(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is None:
+                return
+            job, item = entry
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            job.started_at = time.monotonic()
+            try:
+                job.future.set_result(self._fn(item))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                job.future.set_exception(exc)
+
+    def submit(self, item: T) -> Job[R]:
+        job: Job[R] = Job()
+        self._queue.put((job, item))
+        return job
+
+    def result(self, job: Job[R]) -> R | object:
+        """The job's result (re-raising its exception), or ``TIMED_OUT`` past the time limit."""
+        while True:
+            started = job.started_at
+            if started is None:
+                wait = _POLL_S  # queued behind running jobs; they have their own limits
+            else:
+                wait = self._time_limit_s - (time.monotonic() - started)
+                if wait <= 0 and not job.future.done():
+                    self.abandoned += 1
+                    log.warning("a decode ran longer than %.0f s; abandoning it", self._time_limit_s)
+                    if not self._closed:
+                        self._spawn()  # the stuck thread no longer counts as a worker
+                    return TIMED_OUT
+            try:
+                return job.future.result(timeout=max(0.0, min(wait, _POLL_S)))
+            except FutureTimeout:
+                continue
+
+    def cancel(self, job: Job[R]) -> None:
+        job.future.cancel()
+
+    def close(self) -> None:
+        """Let idle workers exit; never waits (stuck workers are daemons)."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in range(self._threads):
+            self._queue.put(None)
