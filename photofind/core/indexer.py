@@ -421,24 +421,18 @@ def _decode_one(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpe
         item.skip_reason, item.io_error = exc.reason, exc.io_error
         item.vanished = not os.path.lexists(path)
         return item
-    if _changed_since_scan(planned):
+    try:
+        st = os.stat(path)
+    except OSError:  # gone since the decode (or its folder is): settled by the next scan
+        item.skip_reason, item.vanished = VANISHED_REASON, True
+        return item
+    if (st.st_size, st.st_mtime_ns) != (planned.stat.size, planned.stat.mtime_ns):
+        # Still being written or copied in. The row keeps the scanned size and mtime with this
+        # reason, so the next run sees a change and reads the file again once it has settled.
         item.skip_reason = CHANGED_REASON
         return item
     item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
     return item
-
-
-def _changed_since_scan(planned: PlannedFile) -> bool:
-    """True if the file's size or mtime moved since the scan (e.g. still being copied in).
-
-    The row then keeps the scanned size and mtime with a skip reason, so the next run sees a
-    change and reads the file again once it has settled.
-    """
-    try:
-        st = os.stat(planned.stat.path)
-    except OSError:
-        return True
-    return (st.st_size, st.st_mtime_ns) != (planned.stat.size, planned.stat.mtime_ns)
 
 
 def _timeout_reason(limit_s: float) -> str:
