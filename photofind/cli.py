@@ -15,14 +15,15 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DatabaseError as SQLDatabaseError
+
 from photofind import __version__
 from photofind.config import get_paths
 from photofind.core.images import ImageDecodeError
 from photofind.core.library import FolderError, Library, LibraryBusy, LibraryReadOnly
 from photofind.core.models.registry import DEFAULT_MODEL, ModelNotAvailable, available_models
 from photofind.progress import ProgressBar
-from photofind.store.db import DatabaseError
-from sqlalchemy.exc import OperationalError
+from photofind.store.db import DatabaseError, damaged_message
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LibraryReadOnly as exc:
         _error(str(exc))
         return EXIT_FAILED
-    except OperationalError as exc:  # SQLite could not write: full disk, read-only, I/O error
-        _error(_storage_message(str(exc.orig or exc), args))
+    except SQLDatabaseError as exc:  # raised by SQLite in the middle of a command
+        detail = str(getattr(exc, "orig", None) or exc)
+        if "malformed" in detail or "not a database" in detail:
+            paths = get_paths(args.data_dir)
+            _error(damaged_message(paths.db_path, paths.backups_dir, detail))
+        else:  # could not write: full disk, read-only, I/O error
+            _error(_storage_message(detail, args))
         return EXIT_FAILED
     except (FolderError, ModelNotAvailable, DatabaseError, ImageDecodeError) as exc:
         reason = getattr(exc, "reason", None)

@@ -18,6 +18,7 @@ and the most recent backup, and the user decides.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -139,6 +140,8 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
     try:
         current = current_revision(engine)
     except Exception as exc:  # sqlite3.DatabaseError: file is not a database, etc.
+        if _is_write_failure(exc):
+            raise  # open_database falls back to read-only
         raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
     if current == head:
         return head
@@ -158,10 +161,31 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
     return head
 
 
-def _damaged_message(db_path: Path, backups_dir: Path, exc: Exception) -> str:
-    backup = latest_backup(backups_dir)
-    hint = f" The most recent backup is {backup}." if backup else " No backup exists yet."
-    return f"The library database {db_path} cannot be read ({exc}).{hint}"
+def _damaged_message(db_path: Path, backups_dir: Path, exc: Exception | str) -> str:
+    return damaged_message(db_path, backups_dir, exc if isinstance(exc, str) else _detail(exc))
+
+
+def damaged_message(db_path: Path, backups_dir: Path, detail: str) -> str:
+    """What to tell the user about a damaged database: the file, the cause, the last backup.
+
+    photofind never replaces or repairs the file itself: the user may want to copy it away
+    first, or try ``sqlite3 .recover``.
+    """
+    try:
+        backup = latest_backup(backups_dir)
+    except OSError:
+        backup = None
+    if backup:
+        hint = (
+            f" The most recent backup is {backup}: to use it, quit photofind and copy it over "
+            f"{db_path} (photos indexed since then are indexed again)."
+        )
+    else:
+        hint = (
+            " No backup exists yet: move the damaged file away and run photofind index to "
+            "build the library again."
+        )
+    return f"The library database {db_path} is damaged and cannot be read ({detail}).{hint}"
 
 
 def open_database(db_path: Path, backups_dir: Path) -> Engine:
@@ -171,6 +195,9 @@ def open_database(db_path: Path, backups_dir: Path) -> Engine:
     date and can't be written.
     """
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    problem = damage_in_header(db_path)
+    if problem:
+        raise DatabaseError(_damaged_message(db_path, backups_dir, problem))
     engine = create_library_engine(db_path)
     try:
         migrate(engine, db_path, backups_dir)
@@ -180,10 +207,50 @@ def open_database(db_path: Path, backups_dir: Path) -> Engine:
     except Exception as exc:
         engine.dispose()
         if db_path.is_file() and _is_write_failure(exc):
-            logger.warning("The library database %s can't be written (%s); opening it read-only", db_path, exc)
+            logger.warning(
+                "The library database %s can't be written (%s); opening it read-only", db_path, _detail(exc)
+            )
             return _open_read_only(db_path, backups_dir, exc)
         raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
     return engine
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def damage_in_header(db_path: Path) -> str | None:
+    """Cheap damage check of the file header: wrong magic, or shorter than it says it is.
+
+    SQLite itself only notices a truncated file when a query reaches a missing page, possibly
+    deep into an index run. The header records the page size and (when its "version valid
+    for" field matches the change counter) the page count as of the last commit to the main
+    file; the file can never legitimately be shorter than that, since a WAL only appends pages
+    beyond it.
+    """
+    try:
+        with open(db_path, "rb") as f:
+            header = f.read(100)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if size == 0:
+        return None  # a new, empty database (SQLite writes the header on first use)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return "file is not a database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter = header[24:28]
+    pages = int.from_bytes(header[28:32], "big")
+    if header[92:96] == change_counter and pages and size < pages * page_size:
+        return f"the file is truncated: {size} bytes of {pages * page_size}"
+    return None
+
+
+def _detail(exc: BaseException) -> str:
+    """SQLite's own message, without SQLAlchemy's statement and help-link decoration."""
+    return str(getattr(exc, "orig", None) or exc)
 
 
 def _is_write_failure(exc: BaseException) -> bool:
@@ -210,7 +277,7 @@ def _open_read_only(db_path: Path, backups_dir: Path, cause: Exception) -> Engin
             engine.dispose()
             raise DatabaseError(
                 f"The library database {db_path} needs upgrading, but it can't be written "
-                f"({cause}). Make its folder writable and start photofind again."
+                f"({_detail(cause)}). Make its folder writable and start photofind again."
             )
         return engine
     raise DatabaseError(_damaged_message(db_path, backups_dir, last)) from last
