@@ -101,7 +101,8 @@ def _integrity(db: Path) -> str:
 def _index(data: Path, photos: Path, timeout: float = 900) -> float:
     started = time.monotonic()
     proc = subprocess.run(
-        _cli(data, "index", str(photos), "--json"), env=_env(), capture_output=True, text=True, timeout=timeout
+        _cli(data, "index", str(photos), "--json"),
+        env=_env(), capture_output=True, text=True, timeout=timeout, check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"photofind index exited {proc.returncode}: {proc.stderr}")

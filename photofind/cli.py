@@ -10,7 +10,6 @@ import argparse
 import errno
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,7 +20,11 @@ from photofind import __version__
 from photofind.config import get_paths
 from photofind.core.images import ImageDecodeError
 from photofind.core.library import FolderError, Library, LibraryBusy, LibraryReadOnly
-from photofind.core.models.registry import DEFAULT_MODEL, ModelNotAvailable, available_models
+from photofind.core.models.registry import (
+    DEFAULT_MODEL,
+    ModelNotAvailable,
+    available_models,
+)
 from photofind.progress import ProgressBar
 from photofind.store.db import DatabaseError, damaged_message
 

@@ -29,7 +29,12 @@ import numpy as np
 from photofind.core.decode_pool import TIMED_OUT, DecodePool, Job
 from photofind.core.embedder import Embedder
 from photofind.core.images import ImageDecodeError, decode_for_model
-from photofind.core.index_plan import BAD_NAME_REASON, IndexPlan, PlannedFile, build_plan
+from photofind.core.index_plan import (
+    BAD_NAME_REASON,
+    IndexPlan,
+    PlannedFile,
+    build_plan,
+)
 from photofind.core.models.spec import PreprocessSpec
 from photofind.core.scanner import fingerprint
 from photofind.core.vector_index import VectorIndex

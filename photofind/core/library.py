@@ -24,9 +24,9 @@ from photofind.core.embedder import OnnxEmbedder
 from photofind.core.indexer import Indexer
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
+from photofind.core.scanner import storable_path
 from photofind.core.search import Searcher
 from photofind.core.vector_index import VectorIndex
-from photofind.core.scanner import storable_path
 from photofind.store.db import is_read_only, open_database
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
 

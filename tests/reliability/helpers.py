@@ -69,6 +69,7 @@ def photofind(
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         cwd=REPO_ROOT,
         preexec_fn=without_dac_override() if drop_dac else None,
     )

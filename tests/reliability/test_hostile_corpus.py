@@ -23,6 +23,7 @@ from PIL import Image
 
 from tests import hostile_files as hf
 from tests.reliability.helpers import (
+    REPO_ROOT,
     as_json,
     assert_untouched,
     cli_command,
@@ -34,7 +35,6 @@ from tests.reliability.helpers import (
     photofind,
     snapshot,
     without_dac_override,
-    REPO_ROOT,
 )
 
 pytestmark = pytest.mark.slow
@@ -208,7 +208,7 @@ def test_hostile_corpus_in_one_cli_run(tmp_path: Path, corel_dir: Path) -> None:
     proc = subprocess.Popen(
         cli_command("index", str(photos), "--json", "--batch-size", "4"),
         env=cli_env(data), cwd=REPO_ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=without_dac_override(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=without_dac_override(),  # noqa: PLW1509 - no threads yet
     )
     grower = _while_running(proc, data, hostile, (photos / "real" / "200.jpg").read_bytes())
     try:

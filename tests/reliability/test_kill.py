@@ -15,7 +15,7 @@ from tests.reliability.helpers import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-import chaos  # noqa: E402
+import chaos
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import photofind.core.index_plan as index_plan
 import photofind.core.indexer as indexer_module
+from photofind.core import index_plan
 from photofind.core.indexer import Indexer, IndexReport, Progress
 from photofind.core.vector_index import VectorIndex
 from photofind.store.db import open_database
@@ -40,7 +40,7 @@ class Env:
             w.add_folder(str(self.photos))
 
     def run(self, **kwargs) -> IndexReport:  # type: ignore[no-untyped-def]
-        options = dict(batch_size=4, decode_workers=1, prefetch_batches=1)
+        options = {"batch_size": 4, "decode_workers": 1, "prefetch_batches": 1}
         options.update(kwargs.pop("options", {}))
         return run_guarded(Indexer(self.repo, self.embedder, self.index, **options), **kwargs)
 
@@ -89,7 +89,7 @@ def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.
 
     monkeypatch.setattr(indexer_module, "decode_for_model", decode)
     try:
-        report = env.run(options=dict(decode_timeout_s=0.5))
+        report = env.run(options={"decode_timeout_s": 0.5})
     finally:
         release.set()
     skipped = dict(report.skipped)

@@ -128,7 +128,7 @@ def test_disk_full_fails_clearly_and_loses_nothing(
 
     proc = subprocess.run(
         cli_command("index", str(more)), env=cli_env(data), cwd=REPO_ROOT,
-        capture_output=True, text=True, timeout=300, preexec_fn=full_disk,
+        capture_output=True, text=True, timeout=300, preexec_fn=full_disk, check=False,
     )
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
