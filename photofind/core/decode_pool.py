@@ -1,4 +1,8 @@
-"""Decode worker threads that an index run never has to wait for forever.
+"""Decoding for an index run: the per-file step, on worker threads it never waits for forever.
+
+``decode_planned`` fingerprints and decodes one planned file and never raises for the file: it
+says what happened in a ``DecodedFile`` (pixels, a copy of a known photo, a skip reason, or
+"vanished": nothing to record).
 
 A decode can hang for reasons no code of ours controls: a file on a network share that stopped
 answering, a pathological image that keeps a codec busy for minutes. Python cannot kill a
@@ -15,13 +19,22 @@ process from ever exiting.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import numpy as np
+
+from photofind.core.images import ImageDecodeError, decode_for_model
+from photofind.core.index_plan import PlannedFile
+from photofind.core.models.spec import PreprocessSpec
+from photofind.core.scanner import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +45,9 @@ R = TypeVar("R")
 TIMED_OUT = object()
 
 _POLL_S = 0.25
+
+VANISHED_REASON = "file vanished before it could be read"
+CHANGED_REASON = "the file changed while it was being read; it is read again on the next run"
 
 
 class Job(Generic[R]):
@@ -113,3 +129,67 @@ class DecodePool(Generic[T, R]):
         self._closed = True
         for _ in range(self._threads):
             self._queue.put(None)
+
+
+# --- the per-file step ------------------------------------------------------------------
+
+
+@dataclass
+class DecodedFile:
+    """What a decode worker hands back for one planned file."""
+
+    planned: PlannedFile
+    fingerprint: str | None = None
+    tensor: np.ndarray | None = None
+    width: int | None = None
+    height: int | None = None
+    skip_reason: str | None = None
+    copy_of: int | None = None  # id of an embedded photo with the same content
+    vanished: bool = False  # the file (or its whole folder) is gone: record nothing
+    io_error: bool = False  # the OS failed to read it (not a content problem)
+
+
+def decode_planned(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpec) -> DecodedFile:
+    """Fingerprint and decode one file (runs on a decode worker; never raises for the file)."""
+    item = DecodedFile(planned)
+    path = planned.stat.path
+    try:
+        item.fingerprint = fingerprint(path, planned.stat.size)
+    except OSError as exc:
+        item.skip_reason, item.io_error = _os_reason(exc), True
+        item.vanished = not os.path.lexists(path)
+        return item
+    source = known.get(item.fingerprint)
+    if source is not None and source >= 0 and source != planned.photo_id:
+        item.copy_of = source
+        return item
+    try:
+        decoded = decode_for_model(path, spec)
+    except ImageDecodeError as exc:
+        item.skip_reason, item.io_error = exc.reason, exc.io_error
+        item.vanished = not os.path.lexists(path)
+        return item
+    try:
+        st = os.stat(path)
+    except OSError:  # gone since the decode (or its folder is): settled by the next scan
+        item.skip_reason, item.vanished = VANISHED_REASON, True
+        return item
+    if (st.st_size, st.st_mtime_ns) != (planned.stat.size, planned.stat.mtime_ns):
+        # Still being written or copied in. The row keeps the scanned size and mtime with this
+        # reason, so the next run sees a change and reads the file again once it has settled.
+        item.skip_reason = CHANGED_REASON
+        return item
+    item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
+    return item
+
+
+def timeout_reason(limit_s: float) -> str:
+    return f"took too long to decode (more than {limit_s:g} s)"
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return VANISHED_REASON
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read file ({exc.strerror or exc})"

@@ -26,17 +26,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from photofind.core.decode_pool import TIMED_OUT, DecodePool, Job
+from photofind.core.decode_pool import (
+    TIMED_OUT,
+    VANISHED_REASON,
+    DecodedFile,
+    DecodePool,
+    Job,
+    decode_planned,
+    timeout_reason,
+)
 from photofind.core.embedder import Embedder
-from photofind.core.images import ImageDecodeError, decode_for_model
 from photofind.core.index_plan import (
     BAD_NAME_REASON,
     IndexPlan,
     PlannedFile,
     build_plan,
 )
-from photofind.core.models.spec import PreprocessSpec
-from photofind.core.scanner import fingerprint
 from photofind.core.vector_index import VectorIndex
 from photofind.store.repository import FolderRow, Repository
 from photofind.store.schema import STATUS_OK, STATUS_SKIPPED
@@ -45,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: A decode still running after this long is abandoned and the file skipped (see decode_pool).
 DECODE_TIMEOUT_S = 30.0
-VANISHED_REASON = "file vanished before it could be read"
-CHANGED_REASON = "the file changed while it was being read; it is read again on the next run"
 
 
 @dataclass(frozen=True)
@@ -85,21 +88,6 @@ class IndexReport:
     @property
     def photos_per_second(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
-
-
-@dataclass
-class _Decoded:
-    """What a decode worker hands back for one planned file."""
-
-    planned: PlannedFile
-    fingerprint: str | None = None
-    tensor: np.ndarray | None = None
-    width: int | None = None
-    height: int | None = None
-    skip_reason: str | None = None
-    copy_of: int | None = None  # id of an embedded photo with the same content
-    vanished: bool = False  # the file (or its whole folder) is gone: record nothing
-    io_error: bool = False  # the OS failed to read it (not a content problem)
 
 
 class Indexer:
@@ -254,7 +242,7 @@ class Indexer:
 
     def _decoded_batches(
         self, work: list[PlannedFile], known: dict[str, int], cancel: threading.Event
-    ) -> Iterator[list[_Decoded]]:
+    ) -> Iterator[list[DecodedFile]]:
         """Decode on worker threads, at most ``prefetch_batches`` batches ahead of the consumer.
 
         A decode running longer than ``decode_timeout_s`` is abandoned (see ``DecodePool``) and
@@ -262,16 +250,16 @@ class Indexer:
         """
         spec = self.embedder.preprocess
         ahead = self.batch_size * (self.prefetch_batches + 1)
-        pool: DecodePool[PlannedFile, _Decoded] = DecodePool(
-            lambda planned: _decode_one(planned, known, spec),
+        pool: DecodePool[PlannedFile, DecodedFile] = DecodePool(
+            lambda planned: decode_planned(planned, known, spec),
             self.decode_workers,
             self.decode_timeout_s,
         )
-        pending: deque[tuple[PlannedFile, Job[_Decoded]]] = deque()
+        pending: deque[tuple[PlannedFile, Job[DecodedFile]]] = deque()
         try:
             queue = iter(work)
             exhausted = False
-            batch: list[_Decoded] = []
+            batch: list[DecodedFile] = []
             while True:
                 while not exhausted and len(pending) < ahead and not cancel.is_set():
                     nxt = next(queue, None)
@@ -284,7 +272,7 @@ class Indexer:
                 planned, job = pending.popleft()
                 result = pool.result(job)
                 if result is TIMED_OUT:
-                    result = _Decoded(planned, skip_reason=_timeout_reason(self.decode_timeout_s))
+                    result = DecodedFile(planned, skip_reason=timeout_reason(self.decode_timeout_s))
                 batch.append(result)  # type: ignore[arg-type]
                 if len(batch) >= self.batch_size:
                     yield batch
@@ -298,7 +286,7 @@ class Indexer:
                 pool.cancel(job)
             pool.close()
 
-    def _embed_batch(self, batch: list[_Decoded]) -> dict[int, np.ndarray]:
+    def _embed_batch(self, batch: list[DecodedFile]) -> dict[int, np.ndarray]:
         """Vectors for the decoded items of a batch, keyed by position in the batch."""
         positions = [i for i, item in enumerate(batch) if item.tensor is not None]
         if not positions:
@@ -310,7 +298,7 @@ class Indexer:
         return {pos: vectors[k] for k, pos in enumerate(positions)}
 
     def _write_batch(
-        self, batch: list[_Decoded], vectors: dict[int, np.ndarray], report: IndexReport
+        self, batch: list[DecodedFile], vectors: dict[int, np.ndarray], report: IndexReport
     ) -> None:
         model_id = self.embedder.model_id
         added_ids: list[int] = []
@@ -404,49 +392,3 @@ class Indexer:
             # shuffled rebuild at the end of a large run restores it (1.00).
             self.index.compact()
         self.index.save(str(self.repo.generation()))
-
-
-def _decode_one(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpec) -> _Decoded:
-    """Fingerprint and decode one file (runs on a decode worker; never raises for the file)."""
-    item = _Decoded(planned)
-    path = planned.stat.path
-    try:
-        item.fingerprint = fingerprint(path, planned.stat.size)
-    except OSError as exc:
-        item.skip_reason, item.io_error = _os_reason(exc), True
-        item.vanished = not os.path.lexists(path)
-        return item
-    source = known.get(item.fingerprint)
-    if source is not None and source >= 0 and source != planned.photo_id:
-        item.copy_of = source
-        return item
-    try:
-        decoded = decode_for_model(path, spec)
-    except ImageDecodeError as exc:
-        item.skip_reason, item.io_error = exc.reason, exc.io_error
-        item.vanished = not os.path.lexists(path)
-        return item
-    try:
-        st = os.stat(path)
-    except OSError:  # gone since the decode (or its folder is): settled by the next scan
-        item.skip_reason, item.vanished = VANISHED_REASON, True
-        return item
-    if (st.st_size, st.st_mtime_ns) != (planned.stat.size, planned.stat.mtime_ns):
-        # Still being written or copied in. The row keeps the scanned size and mtime with this
-        # reason, so the next run sees a change and reads the file again once it has settled.
-        item.skip_reason = CHANGED_REASON
-        return item
-    item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
-    return item
-
-
-def _timeout_reason(limit_s: float) -> str:
-    return f"took too long to decode (more than {limit_s:g} s)"
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return VANISHED_REASON
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return f"cannot read file ({exc.strerror or exc})"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import photofind.core.indexer as indexer_module
+import photofind.core.decode_pool as decode_module
 from photofind.core import index_plan
 from photofind.core.indexer import Indexer, IndexReport, Progress
 from photofind.core.vector_index import VectorIndex
@@ -80,14 +80,14 @@ def env(tmp_path: Path, corel_dir: Path) -> Env:
 
 def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
-    real_decode = indexer_module.decode_for_model
+    real_decode = decode_module.decode_for_model
 
     def decode(path, spec):  # type: ignore[no-untyped-def]
         if os.path.basename(path) in ("3.jpg", "7.jpg"):
             release.wait(60)  # a hung network read, a codec in an endless loop
         return real_decode(path, spec)
 
-    monkeypatch.setattr(indexer_module, "decode_for_model", decode)
+    monkeypatch.setattr(decode_module, "decode_for_model", decode)
     try:
         report = env.run(options={"decode_timeout_s": 0.5})
     finally:
