@@ -42,8 +42,13 @@ def time_run(cmd: list[str], env: dict[str, str]) -> float:
     with tempfile.TemporaryDirectory(prefix="photofind-bench-") as data:
         start = time.perf_counter()
         subprocess.run(
-            cmd, env={**env, "PHOTOFIND_DATA_DIR": data}, check=True, cwd=data,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+            cmd,
+            env={**env, "PHOTOFIND_DATA_DIR": data},
+            check=True,
+            cwd=data,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
         )
         return time.perf_counter() - start
 
@@ -51,10 +56,16 @@ def time_run(cmd: list[str], env: dict[str, str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dist", type=Path, default=REPO / "dist")
-    parser.add_argument("--app", type=Path, help="the built executable (default DIST/photofind/photofind)")
+    parser.add_argument(
+        "--app",
+        type=Path,
+        help="the built executable (default DIST/photofind/photofind)",
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    app = args.app or args.dist / "photofind" / ("photofind.exe" if os.name == "nt" else "photofind")
+    app = args.app or args.dist / "photofind" / (
+        "photofind.exe" if os.name == "nt" else "photofind"
+    )
     if not app.is_file():
         sys.stderr.write(f"no built app at {app}: run python -m photofind.packaging\n")
         return 1
@@ -67,13 +78,18 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOFIND_")}
     env["QT_QPA_PLATFORM"] = "offscreen"
-    cases = {"--version": [str(app), "--version"], "--smoke-test (GUI)": [str(app), "--smoke-test"]}
+    cases = {
+        "--version": [str(app), "--version"],
+        "--smoke-test (GUI)": [str(app), "--smoke-test"],
+    }
     print(f"start-up times (s; warm = median of {args.repeat})")
     for label, cmd in cases.items():
         cold = time_run(cmd, env) if drop_page_cache() else None
         warm = [time_run(cmd, env) for _ in range(args.repeat)]
         cold_text = f"cold {cold:5.2f}" if cold is not None else "cold   n/a (not root)"
-        print(f"  {label:<18} {cold_text}   warm {statistics.median(warm):5.2f}  (min {min(warm):.2f})")
+        print(
+            f"  {label:<18} {cold_text}   warm {statistics.median(warm):5.2f}  (min {min(warm):.2f})"
+        )
     return 0
 
 

@@ -19,19 +19,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m photofind.packaging",
         description="Build the one-folder app with PyInstaller (and a .deb and .tar.gz on Linux).",
     )
-    parser.add_argument("--cuda", action="store_true",
-                        help="build with onnxruntime-gpu (NVIDIA CUDA 12 + cuDNN 9 on the target) "
-                        "instead of the CPU onnxruntime, in its own venv")
-    parser.add_argument("--venv", type=Path, help="build venv (default build/venv-package[-cuda])")
+    parser.add_argument(
+        "--cuda",
+        action="store_true",
+        help="build with onnxruntime-gpu (NVIDIA CUDA 12 + cuDNN 9 on the target) "
+        "instead of the CPU onnxruntime, in its own venv",
+    )
+    parser.add_argument(
+        "--venv", type=Path, help="build venv (default build/venv-package[-cuda])"
+    )
     parser.add_argument("--dist", type=Path, help="output folder (default dist/)")
-    parser.add_argument("--deb-compression", choices=("gzip", "xz"), default="gzip",
-                        help="gzip (fast, default) or xz (smaller .deb, minutes slower)")
-    parser.add_argument("--no-installers", action="store_true", help="only the PyInstaller folder")
+    parser.add_argument(
+        "--deb-compression",
+        choices=("gzip", "xz"),
+        default="gzip",
+        help="gzip (fast, default) or xz (smaller .deb, minutes slower)",
+    )
+    parser.add_argument(
+        "--no-installers", action="store_true", help="only the PyInstaller folder"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[package] %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="[package] %(message)s", stream=sys.stderr
+    )
 
-    result = build(cuda=args.cuda, venv_dir=args.venv, dist_dir=args.dist,
-                   installers=not args.no_installers, deb_compression=args.deb_compression)
+    result = build(
+        cuda=args.cuda,
+        venv_dir=args.venv,
+        dist_dir=args.dist,
+        installers=not args.no_installers,
+        deb_compression=args.deb_compression,
+    )
     print(f"photofind {result.version}: {result.app_dir}")
     for path in result.artifacts:
         print(f"  {path}  ({path.stat().st_size / 1e6:.1f} MB)")

@@ -18,10 +18,11 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 def read_version(root: Path = ROOT) -> str:
     """``photofind.__version__``, read from the source (the one place the version lives)."""
     text = (root / "photofind" / "__init__.py").read_text(encoding="utf-8")
-    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.M)
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
     if match is None:
         raise RuntimeError("photofind/__init__.py has no __version__")
     return match.group(1)
@@ -53,7 +54,7 @@ def build_requirements(pyproject: Path, cuda: bool = False) -> list[str]:
         match = _NAME.match(req)
         name = match.group(1).lower().replace("_", "-") if match else ""
         if name in (ORT_CPU, ORT_GPU):
-            spec = req.split(";", 1)[0][match.end():].strip()  # type: ignore[union-attr]
+            spec = req.split(";", 1)[0][match.end() :].strip()  # type: ignore[union-attr]
             ort_bound = ort_bound or spec
             continue
         reqs.append(req)
@@ -87,7 +88,9 @@ def ensure_build_venv(venv_dir: Path, cuda: bool = False, root: Path = ROOT) -> 
         venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
     other = ORT_CPU if cuda else ORT_GPU
     probe = subprocess.run(
-        [str(python), "-m", "pip", "show", "-q", other], capture_output=True
+        [str(python), "-m", "pip", "show", "-q", other],
+        capture_output=True,
+        check=False,
     )
     if probe.returncode == 0:
         raise RuntimeError(
@@ -111,7 +114,9 @@ def build(
     root: Path = ROOT,
 ) -> BuildResult:
     """Run the whole build; see the module docstring."""
-    venv_dir = venv_dir or root / "build" / ("venv-package-cuda" if cuda else "venv-package")
+    venv_dir = venv_dir or root / "build" / (
+        "venv-package-cuda" if cuda else "venv-package"
+    )
     dist_dir = dist_dir or root / "dist"
     work_dir = work_dir or root / "build"
     version = read_version(root)
@@ -130,8 +135,20 @@ def build(
     t = time.perf_counter()
     env["PHOTOFIND_BUNDLE_MODELS_SRC"] = str(models_dir)
     _run(
-        [python, "-m", "PyInstaller", root / "build.spec", "--noconfirm", "--clean",
-         "--log-level", "WARN", "--distpath", dist_dir, "--workpath", work_dir / "pyinstaller"],
+        [
+            python,
+            "-m",
+            "PyInstaller",
+            root / "build.spec",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            dist_dir,
+            "--workpath",
+            work_dir / "pyinstaller",
+        ],
         cwd=root,
         env=env,
     )
@@ -145,15 +162,24 @@ def build(
         variant = "-cuda" if cuda else ""
         t = time.perf_counter()
         result.artifacts.append(
-            linux.make_tarball(app_dir, dist_dir / f"photofind-{version}{variant}-linux-{linux.machine()}.tar.gz")
+            linux.make_tarball(
+                app_dir,
+                dist_dir
+                / f"photofind-{version}{variant}-linux-{linux.machine()}.tar.gz",
+            )
         )
         seconds["tar.gz"] = time.perf_counter() - t
         if linux.have_dpkg_deb():
             t = time.perf_counter()
             result.artifacts.append(
                 linux.make_deb(
-                    app_dir, version, dist_dir, root / "resources", work_dir / "deb",
-                    cuda=cuda, compression=deb_compression,
+                    app_dir,
+                    version,
+                    dist_dir,
+                    root / "resources",
+                    work_dir / "deb",
+                    cuda=cuda,
+                    compression=deb_compression,
                 )
             )
             seconds["deb"] = time.perf_counter() - t

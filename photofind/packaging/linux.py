@@ -65,11 +65,15 @@ def make_tarball(app_dir: Path, out: Path) -> Path:
     return out
 
 
-def control_text(version: str, arch: str, installed_kib: int, cuda: bool = False) -> str:
+def control_text(
+    version: str, arch: str, installed_kib: int, cuda: bool = False
+) -> str:
     depends = DEPENDS
     description = DESCRIPTION
     if cuda:  # onnxruntime-gpu loads the CUDA 12 and cuDNN 9 libraries at run time
-        description += "\n This build runs the model on NVIDIA GPUs (needs CUDA 12 and cuDNN 9)."
+        description += (
+            "\n This build runs the model on NVIDIA GPUs (needs CUDA 12 and cuDNN 9)."
+        )
     return (
         f"Package: {PACKAGE}\n"
         f"Version: {version}\n"
@@ -85,7 +89,9 @@ def control_text(version: str, arch: str, installed_kib: int, cuda: bool = False
     )
 
 
-def stage_deb_tree(app_dir: Path, version: str, resources: Path, stage: Path, cuda: bool = False) -> Path:
+def stage_deb_tree(
+    app_dir: Path, version: str, resources: Path, stage: Path, cuda: bool = False
+) -> Path:
     """The file tree of the package under ``stage`` (which is replaced)."""
     if stage.exists():
         shutil.rmtree(stage)
@@ -111,7 +117,10 @@ def stage_deb_tree(app_dir: Path, version: str, resources: Path, stage: Path, cu
     (debian / "control").write_text(
         control_text(version, deb_arch(), _folder_kib(stage), cuda), encoding="utf-8"
     )
-    for path in [stage, *stage.rglob("*")]:  # dpkg-deb wants sane modes (umask may differ)
+    for path in [
+        stage,
+        *stage.rglob("*"),
+    ]:  # dpkg-deb wants sane modes (umask may differ)
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
     return stage
@@ -136,7 +145,14 @@ def make_deb(
     out = out_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(stage), str(out)],
+        [
+            "dpkg-deb",
+            "--root-owner-group",
+            f"-Z{compression}",
+            "--build",
+            str(stage),
+            str(out),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -48,14 +48,18 @@ def stage_models(out_dir: Path, names: Sequence[str] = (DEFAULT_MODEL,)) -> Path
             manifest[name] = bundle_manifest_entry(info, target.name)
             logger.info("bundled %s as %s (%s)", name, target.name, info.model_id)
     path = out_dir / BUNDLE_MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        sys.stderr.write("usage: python -m photofind.packaging.models OUT_DIR [NAME ...]\n")
+        sys.stderr.write(
+            "usage: python -m photofind.packaging.models OUT_DIR [NAME ...]\n"
+        )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     stage_models(Path(args[0]), args[1:] or (DEFAULT_MODEL,))

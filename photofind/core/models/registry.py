@@ -309,10 +309,18 @@ def available_models(models_dir: str | os.PathLike[str]) -> list[str]:
     """Built-ins that are bundled or whose package is installed, then user models (sorted)."""
     names = list(_bundle_manifest())
     try:
-        names += [b.name for b in _builtins().values() if b.name not in names and b.weights() is not None]
-    except ImportError:  # a packaged app without the converters: its bundled models only
+        names += [
+            b.name
+            for b in _builtins().values()
+            if b.name not in names and b.weights() is not None
+        ]
+    except (
+        ImportError
+    ):  # a packaged app without the converters: only its bundled models
         pass
-    names += sorted(n for n in _read_registry(Path(models_dir)) if n not in BUILTIN_NAMES)
+    names += sorted(
+        n for n in _read_registry(Path(models_dir)) if n not in BUILTIN_NAMES
+    )
     return names
 
 
