@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 import photofind
+
+pytest.importorskip("tomllib")  # building needs Python 3.11+
+
 from photofind.packaging import linux
 from photofind.packaging.build import build_requirements, read_version
 
