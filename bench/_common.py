@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import logging
+import math
 import os
 import resource
 import statistics
@@ -20,16 +21,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from photofind.config import get_paths  # noqa: E402
-from photofind.core.library import Library  # noqa: E402
-from photofind.core.models.registry import DEFAULT_MODEL, resolve_model  # noqa: E402
-from photofind.core.models.spec import ModelInfo  # noqa: E402
+from photofind.config import get_paths
+from photofind.core.library import Library
+from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
+from photofind.core.models.spec import ModelInfo
 
 DATA = (REPO / ".." / "shared" / "data").resolve()
 DEFAULT_SETS = (DATA / "corel1k", DATA / "ukbench1000")
@@ -159,7 +158,7 @@ def cpu_seconds() -> float:
 
 
 def median(values: Iterable[float]) -> float:
-    vals = [v for v in values if v == v]
+    vals = [v for v in values if not math.isnan(v)]
     return statistics.median(vals) if vals else float("nan")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     DEFAULT_MODEL,
     DEFAULT_SETS,
     Dataset,
@@ -44,7 +44,8 @@ from _common import (  # noqa: E402
     precision_at,
     quiet_logs,
 )
-from photofind.core.models.spec import ModelInfo  # noqa: E402
+
+from photofind.core.models.spec import ModelInfo
 
 #: (set name prefix, metric) -> minimum, for the default model.
 BARS = {("corel", "P@10"): 0.965, ("corel", "mAP"): 0.90, ("ukbench", "N-S"): 3.94}

@@ -27,7 +27,6 @@ workers, prefetch depth, model threads) on both photo sets and prints them side 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 import subprocess
@@ -40,9 +39,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, cpu_seconds, median, model_info, open_library, passfail, peak_rss_mb, quiet_logs  # noqa: E402
-from photofind.core.embedder import OnnxEmbedder, default_threads  # noqa: E402
-from photofind.core.images import decode_for_model  # noqa: E402
+from _common import (
+    DATA,
+    cpu_seconds,
+    median,
+    model_info,
+    open_library,
+    passfail,
+    peak_rss_mb,
+    quiet_logs,
+)
+
+from photofind.core.embedder import OnnxEmbedder, default_threads
+from photofind.core.images import decode_for_model
 
 LARGE_SIZE = (5120, 2880)
 MODEL_SAMPLE = 160  # tensors kept in memory for (a): 10 batches of 16

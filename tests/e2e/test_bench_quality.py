@@ -16,8 +16,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import _common  # noqa: E402
-import quality  # noqa: E402
+import _common
+import quality
 
 
 # --------------------------------------------------------------------------- metrics by hand
