@@ -50,7 +50,7 @@ from _common import (
     quiet_logs,
 )
 
-from photofind.core.embedder import OnnxEmbedder, default_threads
+from photofind.core.embedder import OnnxEmbedder, usable_cores
 from photofind.core.images import decode_for_model
 
 LARGE_SIZE = (5120, 2880)
@@ -168,7 +168,7 @@ def child_main(args: argparse.Namespace) -> int:
     quiet_logs()
     photos = sorted(args.folder.glob("*.jpg"))
     if args.phase == "a":
-        out = phase_model(photos, args.threads, args.batch_size or 16, args.spinning)
+        out = phase_model(photos, args.threads or usable_cores(), args.batch_size or 16, args.spinning)
     elif args.phase == "b":
         out = phase_decode(photos)
     else:
@@ -202,7 +202,7 @@ def measure(name: str, folder: Path, repeat: int, options: dict[str, int | None]
     def med(phase: str, key: str) -> float:
         return median(r[key] for r in runs[phase])
 
-    cores = default_threads()
+    cores = usable_cores()
     a, b, c = med("a", "photos_per_s"), med("b", "photos_per_s"), med("c", "photos_per_s")
     lim = limit(a, b, cores)
     # The ratio per run (each run's a, b, c measured back to back) is less noisy than medians.
@@ -252,7 +252,7 @@ def print_result(r: dict[str, object]) -> bool:
 
 def sweep(sets: list[tuple[str, Path]], repeat: int) -> list[dict[str, object]]:
     """Phase (c) for a grid of settings, interleaved so load changes hit every setting alike."""
-    cores = default_threads()
+    cores = usable_cores()
     base = {"batch_size": 16, "decode_workers": min(4, cores), "prefetch": 3, "threads": cores, "spinning": 1}
     # One factor at a time from the app's defaults, then the promising combinations.
     changes: list[dict[str, int]] = [
