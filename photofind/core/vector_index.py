@@ -319,8 +319,12 @@ class VectorIndex:
         """Save after open(); a read-only or full disk is logged, not raised (search still works)."""
         try:
             self.save(state_token)
-        except OSError:
-            log.exception("vector index %s: could not be saved", self.path.name)
+        except OSError as exc:
+            log.warning(
+                "vector index %s: could not be saved (%s); it works from memory this time",
+                self.path.name,
+                exc.strerror or exc,
+            )
             return False
         return True
 
