@@ -14,19 +14,17 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DatabaseError as SQLDatabaseError
+from typing import TYPE_CHECKING
 
 from photofind import __version__
 from photofind.config import get_paths
-from photofind.core.images import ImageDecodeError
-from photofind.core.library import FolderError, Library, LibraryBusy, LibraryReadOnly
-from photofind.core.models.registry import (
-    DEFAULT_MODEL,
-    ModelNotAvailable,
-    available_models,
-)
-from photofind.progress import ProgressBar
-from photofind.store.db import DatabaseError, damaged_message
+
+if TYPE_CHECKING:
+    from photofind.core.library import Library
+
+# The heavy modules (numpy, SQLAlchemy, onnxruntime, Pillow) are imported by the commands that
+# need them, so --version and --help answer at once (and the packaged app starts faster).
+DEFAULT_MODEL = "efficientnet-lite0"  # photofind.core.models.registry.DEFAULT_MODEL (tested)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help()
         return EXIT_USAGE
     handler = COMMANDS[args.command]
+    from sqlalchemy.exc import DatabaseError as SQLDatabaseError
+
+    from photofind.core.images import ImageDecodeError
+    from photofind.core.library import FolderError, LibraryBusy, LibraryReadOnly
+    from photofind.core.models.registry import ModelNotAvailable
+    from photofind.store.db import DatabaseError, damaged_message
+
     try:
         return handler(args)
     except LibraryBusy as exc:
@@ -161,6 +166,8 @@ def _safe_streams() -> None:
 
 
 def _open(args: argparse.Namespace) -> Library:
+    from photofind.core.library import Library
+
     return Library(get_paths(args.data_dir), model=args.model, device=args.device, threads=args.threads)
 
 
@@ -181,6 +188,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             _error("the library has no folders yet: photofind index FOLDER")
             return EXIT_USAGE
         cancel = threading.Event()
+        from photofind.progress import ProgressBar
+
         progress = None if args.json else ProgressBar()
         try:
             report = lib.indexer(batch_size=args.batch_size).run(targets, progress, cancel)
@@ -319,6 +328,8 @@ def cmd_rebuild_index(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from photofind.core.models.registry import available_models
+
     paths = get_paths(args.data_dir).ensure()
     for name in available_models(paths.models_dir):
         print(name + ("  (default)" if name == DEFAULT_MODEL else ""))

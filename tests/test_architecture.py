@@ -35,3 +35,22 @@ def test_core_and_cli_import_with_qt_blocked() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cli_default_model_is_the_registry_default() -> None:
+    """cli.py names the default without importing the registry (fast --version/--help)."""
+    from photofind import cli
+    from photofind.core.models.registry import DEFAULT_MODEL
+
+    assert cli.DEFAULT_MODEL == DEFAULT_MODEL
+
+
+def test_version_and_help_do_not_import_the_heavy_stack() -> None:
+    code = (
+        "import sys, photofind.__main__ as m\n"
+        "try:\n    m.main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [n for n in ('numpy', 'sqlalchemy', 'onnxruntime', 'PIL', 'PySide6') if n in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
