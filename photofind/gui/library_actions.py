@@ -16,6 +16,11 @@ from photofind.core.indexer import IndexReport, Progress
 from photofind.gui.skipped_dialog import SkippedDialog
 from photofind.gui.worker import ALL
 
+READ_ONLY_NOTICE = (
+    "This library can only be read (its folder is read-only or the disk is full): searching "
+    "works, but adding folders and indexing are off."
+)
+
 logger = logging.getLogger(__name__)
 
 try:
@@ -46,13 +51,23 @@ class LibraryActions:
         )
         self.index_status.cancel_clicked.connect(self.cancel_indexing)
 
+    def _refuse_if_read_only(self) -> bool:
+        if self.library.read_only:
+            self.show_error(READ_ONLY_NOTICE)
+            return True
+        return False
+
     def add_folder(self, path: str) -> None:
-        self.index_worker.add_folder(path)
+        if not self._refuse_if_read_only():
+            self.index_worker.add_folder(path)
 
     def remove_folder(self, path: str) -> None:
-        self.index_worker.remove_folder(path)
+        if not self._refuse_if_read_only():
+            self.index_worker.remove_folder(path)
 
     def rescan(self) -> None:
+        if self._refuse_if_read_only():
+            return
         self.index_worker.request_index(ALL)
         self.statusBar().showMessage("Rescanning the library folders…", 5000)
 

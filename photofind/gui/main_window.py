@@ -41,7 +41,7 @@ from photofind.core.library import Library
 from photofind.gui import photo_actions
 from photofind.gui.drop_zone import QueryPanel, accepts, parse_mime, remote_message
 from photofind.gui.folders import FolderPanel
-from photofind.gui.library_actions import LibraryActions, watching_available
+from photofind.gui.library_actions import LibraryActions, watching_available, READ_ONLY_NOTICE
 from photofind.gui.query_worker import BROWSE_PAGE, QueryWorker
 from photofind.gui.results_model import PathRole, PhotoIdRole, ResultItem, ResultsModel
 from photofind.gui.results_view import make_results_view
@@ -78,7 +78,7 @@ class MainWindow(LibraryActions, QMainWindow):
         self._searching = False
         self._folder_id: int | None = None
         self._watcher = None
-        self._watch = watch and watching_available()
+        self._watch = watch and watching_available() and not library.read_only
         self._watch_debounce_s = watch_debounce_s
         self._skipped_dialog: SkippedDialog | None = None
         self._closing = False
@@ -93,7 +93,9 @@ class MainWindow(LibraryActions, QMainWindow):
         self.query_worker.load_folders()
         self.browse()
         self.query_worker.warm_up()
-        if rescan_on_start:
+        if library.read_only:
+            self.show_error(READ_ONLY_NOTICE)
+        elif rescan_on_start:
             self.index_worker.request_index(ALL)
 
     # ------------------------------------------------------------------ construction

@@ -242,3 +242,23 @@ def test_busy_library_is_a_notice_and_retried(
     ) as finished:
         pass
     assert not finished.args[0].cancelled
+
+
+def test_read_only_library_searches_but_refuses_writes(
+    make_window, library, qtbot, tmp_path, corel_dir, spare_names, photo_dir
+) -> None:
+    # The core decides read-only (tests/reliability/test_storage.py makes a real read-only
+    # data dir); here the window's reaction to it is what is checked.
+    library.read_only = True
+    window = make_window(watch=True)
+    assert "can only be read" in window.notice.text.text()
+    folder = _fill(tmp_path / "more", corel_dir, spare_names[:2])
+    window.add_folder(str(folder))
+    window.rescan()
+    qtbot.wait(300)
+    assert not window.index_worker.is_busy()
+    assert _folder_row(window, folder) is None
+    assert window._watcher is None
+    drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
+    qtbot.waitUntil(lambda: window.model.mode == "search" and window.model.rowCount() > 0, timeout=TIMEOUT_MS)
+    assert Path(window.model.items()[0].path) == photo_dir / "705.jpg"
