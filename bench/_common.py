@@ -114,7 +114,10 @@ def ns_score(ranked: Sequence[str], group: dict[str, str], query: str) -> int:
 
 # --------------------------------------------------------------------------- model + library
 def model_info(
-    name: str | None = None, resize: str | None = None, models_dir: str | os.PathLike[str] | None = None
+    name: str | None = None,
+    resize: str | None = None,
+    models_dir: str | os.PathLike[str] | None = None,
+    size: int | None = None,
 ) -> ModelInfo:
     """The app's model ``name``, optionally with its preprocessing resize overridden.
 
@@ -127,6 +130,12 @@ def model_info(
             info,
             preprocess=dataclasses.replace(info.preprocess, resize=resize),
             model_id=f"{info.model_id}-{resize}",
+        )
+    if size and size != info.preprocess.size:  # the model is fully convolutional: any input size
+        info = dataclasses.replace(
+            info,
+            preprocess=dataclasses.replace(info.preprocess, size=size),
+            model_id=f"{info.model_id}-s{size}",
         )
     return info
 

@@ -21,6 +21,7 @@ a bar fails.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -43,9 +44,28 @@ from _common import (
     passfail,
     precision_at,
     quiet_logs,
+    subset,
 )
 
 from photofind.core.models.spec import ModelInfo
+from photofind.core.ranking import RankingSettings
+from photofind.core.search import Searcher
+
+_PLAIN = RankingSettings.plain()
+#: Rows of the stage table: (label, settings). Each stage alone, then the default combination.
+STAGES: list[tuple[str, RankingSettings]] = [
+    ("plain cosine (baseline)", _PLAIN),
+    ("+ PCA-256 (library)", dataclasses.replace(_PLAIN, pca=True)),
+    ("+ DBA k=3", dataclasses.replace(_PLAIN, dba=True)),
+    ("+ avg QE k=2", dataclasses.replace(_PLAIN, query_expansion=True)),
+    ("+ diffusion (top 300)", dataclasses.replace(_PLAIN, diffusion=True)),
+    ("PCA + DBA", dataclasses.replace(_PLAIN, pca=True, dba=True)),
+    ("PCA + QE", dataclasses.replace(_PLAIN, pca=True, query_expansion=True)),
+    ("DEFAULT: PCA + DBA + QE", RankingSettings()),
+    ("default + diffusion", dataclasses.replace(RankingSettings(), diffusion=True)),
+]
+#: Bars of issue #6 for the default ranking.
+RANKING_BARS = {("corel", "P@10"): 0.978, ("corel", "mAP"): 0.935, ("ukbench", "N-S"): 3.975}
 
 #: (set name prefix, metric) -> minimum, for the default model.
 BARS = {("corel", "P@10"): 0.965, ("corel", "mAP"): 0.90, ("ukbench", "N-S"): 3.94}
@@ -160,6 +180,99 @@ def evaluate(
     }
 
 
+# --------------------------------------------------------------------------- ranking stages
+def evaluate_stages(
+    ds: Dataset,
+    info: ModelInfo,
+    stages: list[tuple[str, RankingSettings]],
+    *,
+    threads: int | None = None,
+) -> list[dict[str, object]]:
+    """Index the set once, then run every query through a ``Searcher`` per stage setting.
+
+    Protocols as in ``evaluate``; ``query_ms_p95`` is the 95th percentile of the k = 20 (Corel)
+    or k = 4 (UKBench) searches, as the app runs them.
+    """
+    out = []
+    with tempfile.TemporaryDirectory(prefix="photofind-ranking-") as tmp:
+        lib = open_library(tmp, info, threads=threads)
+        try:
+            lib.add_folder(ds.images)
+            lib.indexer().run()
+            repo, model_id = lib.repo, info.model_id
+            pids, _ = repo.embeddings_for(model_id, info.dim)
+            rows = repo.photos_by_ids(pids.tolist())
+            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
+            wanted = set(ds.ids)
+            pids = np.array([p for p in pids.tolist() if stem_of[p] in wanted])
+            n = len(pids)
+            raw = {pid: repo.embedding(pid, model_id) for pid in pids.tolist()}
+            for label, settings in stages:
+                started = time.perf_counter()
+                searcher = Searcher(repo, lib.embedder, lib.vector_index, settings, build="now")
+                build_s = time.perf_counter() - started
+                ranked: dict[str, list[str]] = {}
+                short: dict[str, list[str]] = {}
+                times = []
+                for pid in pids.tolist():
+                    q = stem_of[pid]
+                    t0 = time.perf_counter()
+                    if ds.protocol == "ns":
+                        hits = searcher.search_vector(raw[pid], k=4)
+                    else:
+                        hits = searcher.similar_to(pid, k=20)
+                    times.append(time.perf_counter() - t0)
+                    short[q] = [stem_of[h.photo_id] for h in hits]
+                    ranked[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=n - 1)]
+                scores = score_rankings(subset(ds, [stem_of[p] for p in pids.tolist()]), ranked, short)
+                out.append({
+                    "set": ds.name, "stage": label, "settings": dataclasses.asdict(settings),
+                    "model_id": info.model_id, "size": info.preprocess.size, "scores": scores,
+                    "query_ms_p95": 1e3 * float(np.percentile(times, 95)), "space_build_s": build_s,
+                })
+                print(f"    {ds.name} {info.preprocess.size}px {label}: {scores}", file=sys.stderr, flush=True)
+        finally:
+            lib.close()
+    return out
+
+
+def print_stage_table(results: list[dict[str, object]]) -> bool:
+    """One row per (input size, stage): Corel P@10, Corel mAP, UKBench N-S, query ms p95."""
+    by: dict[tuple[int, str], dict[str, object]] = {}
+    for r in results:
+        key = (int(r["size"]), str(r["stage"]))  # type: ignore[arg-type]
+        cell = by.setdefault(key, {"ms": []})
+        sc = r["scores"]
+        assert isinstance(sc, dict)
+        prefix = "corel" if str(r["set"]).startswith("corel") else "ukbench"
+        for m, v in sc.items():
+            cell[f"{prefix} {m}"] = v
+        cell["ms"].append(r["query_ms_p95"])  # type: ignore[union-attr]
+    cols = [("corel P@10", "Corel P@10"), ("corel mAP", "Corel mAP"), ("ukbench N-S", "UKBench N-S")]
+    head = f"{'input':<6} {'ranking stages':<26} " + " ".join(f"{c[1]:>11}" for c in cols) + f" {'ms p95':>7}"
+    print(head)
+    print("-" * len(head))
+    ok = True
+    default_label = next(label for label, s in STAGES if s == RankingSettings())
+    for (size, label), cell in by.items():
+        vals = []
+        for key, _ in cols:
+            v = cell.get(key)
+            vals.append(f"{v:11.4f}" if isinstance(v, float) else f"{'':>11}")
+        print(f"{size:<6} {label:<26} " + " ".join(vals) + f" {max(cell['ms']):7.2f}")  # type: ignore[arg-type]
+    print()
+    for (size, label), cell in by.items():
+        if label != default_label:
+            continue
+        for (prefix, metric), bar in RANKING_BARS.items():
+            v = cell.get(f"{prefix} {metric}")
+            if isinstance(v, float):
+                passed = v >= bar
+                ok &= passed if size == 224 else True
+                print(f"{size}px default {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
+    return ok
+
+
 # --------------------------------------------------------------------------- output
 def print_table(results: list[dict[str, object]]) -> bool:
     """Print one row per (set, model, resize, metric); returns whether every bar passed."""
@@ -204,10 +317,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, help="model threads (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--models", action="store_true",
+        help="the model/preprocessing table (plain cosine, HNSW vs exact) instead of the stage table",
+    )
+    parser.add_argument(
+        "--sizes", default="224", help="input sizes for the stage table, e.g. 224,320 (default 224)"
+    )
     args = parser.parse_args(argv)
     quiet_logs()
 
     sets = [load_dataset(p) for p in (args.datasets or DEFAULT_SETS)]
+    if not args.models:
+        stage_results = []
+        for size in [int(x) for x in args.sizes.split(",")]:
+            info = model_info(args.model[0] if args.model else None, size=size)
+            for ds in sets:
+                print(f"... {ds.name}: {info.name} {size}px, {len(STAGES)} rankings", file=sys.stderr, flush=True)
+                stage_results += evaluate_stages(ds, info, STAGES, threads=args.threads)
+        if args.json:
+            print(json.dumps(stage_results, indent=2))
+            return 0
+        return 0 if print_stage_table(stage_results) else 1
     resizes = {"default": [None], "both": ["center_crop", "squash"]}.get(args.resize, [args.resize])
     results = []
     for name in args.model or [DEFAULT_MODEL]:

@@ -1,4 +1,10 @@
-"""Query -> ranked photos: embed the query, ask the HNSW index, keep what may be shown.
+"""Query -> ranked photos: embed the query, ask the HNSW index, re-rank, keep what may be shown.
+
+Ranking stages (``core/ranking.py``): the query and the library live in a library-learned
+PCA + DBA space (``RankedSpace``, built in a background thread on first use; until it is ready,
+and for libraries too small to learn from, the model's own vectors and index are searched),
+then average query expansion re-searches with the query plus its top neighbours, and optional
+diffusion re-orders the top candidates. ``RankingSettings.plain()`` is plain cosine.
 
 The index holds every embedded photo, including those of offline folders; rows are checked
 against SQLite after the nearest-neighbour step so that offline, skipped or deleted photos are
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -17,6 +24,8 @@ import numpy as np
 
 from photofind.core.embedder import Embedder
 from photofind.core.images import decode_for_model
+from photofind.core.ranking import RankedSpace, RankingSettings, vectors_of
+from photofind.core.rerank import diffuse, expand_query
 from photofind.core.vector_index import VectorIndex
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK
@@ -42,10 +51,68 @@ class Hit:
 class Searcher:
     """Searches one model's index; the same object serves the CLI, the GUI and the benches."""
 
-    def __init__(self, repo: Repository, embedder: Embedder, index: VectorIndex) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        embedder: Embedder,
+        index: VectorIndex,
+        settings: RankingSettings | None = None,
+        *,
+        build: str = "background",
+    ) -> None:
+        """``build``: when to build the ranking space: ``"background"`` (a daemon thread starts
+        now; searches use the plain index until it is ready), ``"now"`` (blocks), ``"never"``."""
         self.repo = repo
         self.embedder = embedder
         self.index = index
+        self.settings = settings or RankingSettings()
+        self.space: RankedSpace | None = None
+        self._space_lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+        if self.settings.needs_space and build != "never":
+            if build == "now":
+                self._build_space()
+            else:
+                self.rebuild_space_in_background()
+
+    # ------------------------------------------------------------------ ranking space
+    @property
+    def space_ready(self) -> bool:
+        return self.space is not None
+
+    def rebuild_space_in_background(self) -> threading.Thread:
+        """(Re)build the ranking space off-thread; searches keep using the current one."""
+        with self._space_lock:
+            if self._builder is not None and self._builder.is_alive():
+                return self._builder
+            self._builder = threading.Thread(target=self._build_space, name="ranking-space", daemon=True)
+            self._builder.start()
+            return self._builder
+
+    def wait_for_space(self, timeout: float | None = None) -> bool:
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+        return self.space is not None
+
+    def _build_space(self) -> None:
+        try:
+            space = RankedSpace(
+                self.repo, self.embedder.model_id, self.embedder.dim, self.index.path, self.settings
+            )
+            if space.build():
+                self.space = space
+        except Exception:  # noqa: BLE001 - ranking falls back to plain cosine, never breaks search
+            logger.exception("building the ranking space failed; searching with plain cosine")
+
+    def _current_space(self) -> RankedSpace | None:
+        space = self.space
+        if space is None:
+            return None
+        space.catch_up()
+        if space.needs_refit():
+            self.rebuild_space_in_background()
+        return space
 
     def embed_query(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
         """One unit vector for one image, or the normalised mean of several images.
@@ -64,6 +131,11 @@ class Searcher:
 
     def similar_to(self, photo_id: int, k: int = 20) -> list[Hit]:
         """Photos like a library photo, from its stored vector (no decoding); itself excluded."""
+        space = self._current_space()
+        if space is not None and space.index is not None and space.index.contains(photo_id):
+            # its stored (augmented) vector in the ranking space: what the library knows of it
+            q = vectors_of(space.index, np.array([photo_id]))[0]
+            return self._search(q, space.index, k, {photo_id})
         vector = self.repo.embedding(photo_id, self.embedder.model_id)
         if vector is None:
             raise LookupError(f"photo {photo_id} has no embedding for {self.embedder.model_id}")
@@ -72,14 +144,28 @@ class Searcher:
     def search_vector(
         self, vector: np.ndarray, k: int = 20, exclude_ids: set[int] | None = None
     ) -> list[Hit]:
+        """Ranked hits for a model vector (as ``embed_query`` or the DB gives it)."""
+        space = self._current_space()
+        if space is not None and space.index is not None:
+            return self._search(space.project(vector), space.index, k, exclude_ids or set())
+        return self._search(_unit(vector), self.index, k, exclude_ids or set())
+
+    def _search(self, q: np.ndarray, index: VectorIndex, k: int, exclude: set[int]) -> list[Hit]:
         started = time.perf_counter()
-        exclude = exclude_ids or set()
         k = max(0, int(k))
-        available = len(self.index)
+        available = len(index)
+        s = self.settings
+        if s.query_expansion and available > 1 and k > 0:
+            ids, sims = index.search(q, s.qe_k + 1)
+            q = expand_query(q, vectors_of(index, ids), sims, k=s.qe_k, alpha=s.qe_alpha)
         want = min(available, k + len(exclude) + 8)
+        if s.diffusion:
+            want = min(available, max(want, s.diffusion_candidates))
         hits: list[Hit] = []
         while want > 0:
-            ids, scores = self.index.search(vector, want)
+            ids, scores = index.search(q, want)
+            if s.diffusion and len(ids) > 2:
+                ids, scores = self._diffuse(index, ids, scores)
             rows = self.repo.photos_by_ids(ids.tolist())
             hits = []
             for photo_id, score in zip(ids.tolist(), scores.tolist()):
@@ -94,6 +180,16 @@ class Searcher:
             want = min(available, want * 2)
         logger.debug("search: %d hits in %.1f ms", min(k, len(hits)), (time.perf_counter() - started) * 1e3)
         return hits[:k]
+
+    def _diffuse(self, index: VectorIndex, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-order the first ``diffusion_candidates`` by diffusion; the rest keep their order."""
+        s = self.settings
+        n = min(len(ids), s.diffusion_candidates)
+        f = diffuse(scores[:n], vectors_of(index, ids[:n]), k=s.diffusion_k, alpha=s.diffusion_alpha)
+        order = np.argsort(-f, kind="stable")
+        # tail scores stay below every re-ranked one
+        tail = scores[n:] - float(scores[n:].max(initial=0.0)) + min(0.0, float(f.min(initial=0.0))) - 1e-3
+        return np.concatenate([ids[:n][order], ids[n:]]), np.concatenate([f[order], tail]).astype(np.float32)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

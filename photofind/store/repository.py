@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select, text, update
 
-from photofind.store.schema import STATUS_OK, STATUS_SKIPPED, embeddings, folders, meta, photos
+from photofind.store.schema import (
+    STATUS_OK,
+    STATUS_SKIPPED,
+    embeddings,
+    folders,
+    meta,
+    photos,
+    ranking_transforms,
+)
 
 GENERATION_KEY = "generation"
 _CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN-lists modest.
@@ -357,6 +365,40 @@ class Repository:
             offline_photos=n_offline,
             skip_reasons=reasons,
         )
+
+    # ------------------------------------------------------------------ ranking transforms
+    def ranking_transform(self, model_id: str, kind: str) -> tuple[int, int, int, bytes] | None:
+        """The newest stored transform of a kind: ``(version, method, n_photos, data)``."""
+        t = ranking_transforms
+        query = (
+            select(t.c.id, t.c.method, t.c.n_photos, t.c.data)
+            .where(and_(t.c.model_id == model_id, t.c.kind == kind))
+            .order_by(t.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (int(row.id), int(row.method), int(row.n_photos), bytes(row.data)) if row else None
+
+    def put_ranking_transform(
+        self, model_id: str, kind: str, method: int, n_photos: int, data: bytes, keep: int = 2
+    ) -> int:
+        """Store a newly fitted transform; returns its version. Keeps the newest ``keep``.
+
+        Not a library change: the generation stays, so saved vector indexes stay valid.
+        """
+        t = ranking_transforms
+        with self.engine.begin() as conn:
+            version = conn.execute(
+                insert(t).values(
+                    model_id=model_id, kind=kind, method=method, n_photos=n_photos,
+                    created_at=time.time(), data=data,
+                )
+            ).inserted_primary_key[0]
+            old = select(t.c.id).where(and_(t.c.model_id == model_id, t.c.kind == kind))
+            old = old.order_by(t.c.id.desc()).offset(keep)
+            conn.execute(delete(t).where(t.c.id.in_(old.scalar_subquery())))
+        return int(version)
 
 
 class LibraryWriter:

@@ -10,6 +10,7 @@ The schema itself is created and evolved only by the Alembic migrations in
   ``status`` is ``ok`` (embedded) or ``skipped`` (with ``skip_reason``).
 - ``embeddings``: one float32 vector per (photo, model); SQLite is the source of truth and the
   HNSW files are derived from this table.
+- ``ranking_transforms``: versioned transforms learned from the library (PCA for ranking).
 - ``meta``: small key/value facts, e.g. the ``generation`` counter that changes whenever
   embeddings change, so a saved HNSW file can tell whether it is in step with the DB.
 """
@@ -83,6 +84,21 @@ meta = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Transforms learned from the library's own vectors (e.g. the PCA of core/whitening.py), one row
+# per fitted version; ``id`` is the version. Derived data: dropping them only costs a refit.
+ranking_transforms = Table(
+    "ranking_transforms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("method", Integer, nullable=False),
+    Column("n_photos", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_ranking_transforms_model_kind", "model_id", "kind"),
 )
 
 STATUS_OK = "ok"

@@ -1,0 +1,237 @@
+"""Which ranking stages run, and the library-learned vector space they run in.
+
+Stages (each switchable in ``RankingSettings``; figures in ``bench/README.md``):
+
+1. ``pca`` - the library's own PCA (``core/whitening.py``, eigenvalue power 0: centring,
+   rotation, 1280 -> 256): small gains on both kinds of search and a 5x smaller index. Full or
+   partial whitening (power < 0) is available but off: on category search it collapses.
+2. ``dba`` - database-side augmentation: every stored vector is replaced by the normalised
+   ``sum(sim ** alpha * v)`` over itself and its ``dba_k`` nearest neighbours, once, when the
+   space is built (new photos get theirs when they arrive). Near-duplicates and other shots of
+   the same scene pull together; measured the strongest single stage.
+3. ``query_expansion`` - average QE at query time (``core/rerank.expand_query``), k = 2.
+4. ``diffusion`` - kNN-graph diffusion over the top candidates (``core/rerank.diffuse``); off
+   by default because it lowers UKBench (same-object) N-S while it helps Corel mAP.
+
+``RankedSpace`` holds stages 1-2: the fitted PCA (stored versioned in SQLite through the
+repository) and an HNSW index of the transformed vectors, built from the DB's raw vectors.
+It is derived data: rebuilt whenever missing, and caught up from the library generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from photofind.core import whitening as wh
+from photofind.core.vector_index import VectorIndex
+from photofind.store.repository import Repository
+
+logger = logging.getLogger(__name__)
+
+TRANSFORM_KIND = "pca"
+#: Refit the PCA once the library has grown this many times past the photos it was fitted on.
+REFIT_GROWTH = 2.0
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """Every stage on/off plus its parameters; ``RankingSettings()`` is the app's default."""
+
+    pca: bool = True
+    dba: bool = True
+    query_expansion: bool = True
+    diffusion: bool = False
+    pca_dim: int = wh.DEFAULT_DIM
+    pca_power: float = 0.0
+    pca_shrink: float = 0.0
+    min_photos: int = wh.MIN_PHOTOS
+    dba_k: int = 3
+    dba_alpha: float = 3.0
+    qe_k: int = 2
+    qe_alpha: float = 0.0
+    diffusion_candidates: int = 300
+    diffusion_k: int = 30
+    diffusion_alpha: float = 0.9
+
+    @classmethod
+    def plain(cls) -> RankingSettings:
+        """Plain cosine on the model's vectors: every stage off."""
+        return cls(pca=False, dba=False, query_expansion=False, diffusion=False)
+
+    @property
+    def needs_space(self) -> bool:
+        return self.pca or self.dba
+
+
+def vectors_of(index: VectorIndex, ids: np.ndarray) -> np.ndarray:
+    """The stored (unit) vectors of ``ids`` from an HNSW index, float32 (len(ids), dim)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) == 0:
+        return np.zeros((0, index.dim), np.float32)
+    with index._lock:  # noqa: SLF001 - hnswlib is not safe to read while a writer inserts
+        assert index._index is not None  # noqa: SLF001
+        return np.asarray(index._index.get_items(ids), dtype=np.float32)  # noqa: SLF001
+
+
+def augment(
+    vectors: np.ndarray, neighbour_vectors: np.ndarray, neighbour_sims: np.ndarray, alpha: float
+) -> np.ndarray:
+    """DBA: unit rows of ``v + sum_j max(s_j, 0) ** alpha * n_j`` (neighbours: (N, k, d))."""
+    w = np.maximum(neighbour_sims, 0.0) ** alpha
+    out = vectors + np.einsum("nk,nkd->nd", w, neighbour_vectors)
+    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def augment_all(vectors: np.ndarray, k: int, alpha: float, threads: int = 0) -> np.ndarray:
+    """DBA of a whole set from its own k nearest neighbours (HNSW, itself excluded)."""
+    n, dim = vectors.shape
+    k = min(k, n - 1)
+    if k <= 0:
+        return vectors.astype(np.float32)
+    graph = hnswlib.Index(space="ip", dim=dim)
+    graph.init_index(max_elements=n, ef_construction=100, M=16, random_seed=1)
+    graph.set_num_threads(threads or 1)
+    graph.add_items(vectors, np.arange(n))
+    graph.set_ef(max(64, 2 * k))
+    labels, dists = graph.knn_query(vectors, k=k + 1)
+    own = labels == np.arange(n)[:, None]
+    # drop each row's own entry (or the last one if HNSW missed itself)
+    keep = ~own
+    keep[~own.any(axis=1), -1] = False
+    labels = labels[keep].reshape(n, k)
+    sims = (1.0 - dists[keep]).reshape(n, k)
+    return augment(vectors, vectors[labels], sims, alpha)
+
+
+class RankedSpace:
+    """The PCA(+DBA) space of one model's vectors, with its own HNSW index (see module doc)."""
+
+    def __init__(
+        self, repo: Repository, model_id: str, dim_in: int, raw_index_path: Path,
+        settings: RankingSettings,
+    ) -> None:
+        self.repo = repo
+        self.model_id = model_id
+        self.dim_in = dim_in
+        self.raw_index_path = Path(raw_index_path)
+        self.settings = settings
+        self.transform: wh.Whitening | None = None
+        self.version = 0
+        self.index: VectorIndex | None = None
+        self.generation = -1
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- building
+    def build(self) -> bool:
+        """Fit (or load) the PCA and build (or load) the index; False if the library is too small."""
+        ids, raw = self.repo.embeddings_for(self.model_id, self.dim_in)
+        generation = self.repo.generation()
+        if len(ids) < max(2, self.settings.min_photos):
+            logger.info("ranking space: %d photos, plain cosine until %d", len(ids), self.settings.min_photos)
+            return False
+        transform, version = self._transform(raw)
+        dim = transform.dim_out if transform is not None else self.dim_in
+        path = self._path(version)
+        index = VectorIndex(path, dim, space="ip")
+
+        def load_all() -> tuple[np.ndarray, np.ndarray]:
+            return ids, self._embed_space(raw, transform)
+
+        outcome = index.open(load_all, str(generation))
+        logger.info("ranking space v%d (%d-d) for %s: %s", version, dim, self.model_id, outcome)
+        with self._lock:
+            self.transform, self.version, self.index, self.generation = transform, version, index, generation
+        self.catch_up()
+        return True
+
+    def _path(self, version: int) -> Path:
+        s = self.settings
+        tag = f"pca{version}-{s.pca_dim}" if s.pca else "raw"
+        if s.dba:
+            tag += f"-dba{s.dba_k}a{s.dba_alpha:g}"
+        return self.raw_index_path.with_name(f"{self.raw_index_path.stem}.{tag}.hnsw")
+
+    def _transform(self, raw: np.ndarray) -> tuple[wh.Whitening | None, int]:
+        s = self.settings
+        if not s.pca:
+            return None, 0
+        stored = self.repo.ranking_transform(self.model_id, TRANSFORM_KIND)
+        if stored is not None:
+            version, method, n_fit, data = stored
+            t = wh.Whitening.from_bytes(data)
+            if (
+                method == wh.METHOD_VERSION
+                and len(raw) <= REFIT_GROWTH * n_fit
+                and (t.dim_out, t.power, t.shrink) == (min(s.pca_dim, t.dim_in), s.pca_power, s.pca_shrink)
+            ):
+                return t, version
+        t = wh.fit_whitening(raw, s.pca_dim, s.pca_power, s.pca_shrink)
+        try:
+            version = self.repo.put_ranking_transform(
+                self.model_id, TRANSFORM_KIND, t.method, len(raw), t.to_bytes()
+            )
+        except Exception as exc:  # noqa: BLE001 - a read-only library still gets the space
+            logger.warning("could not store the learned PCA (%s); it lives in memory only", exc)
+            version = 0
+        return t, version
+
+    def _embed_space(self, raw: np.ndarray, transform: wh.Whitening | None) -> np.ndarray:
+        y = transform.apply(raw) if transform is not None else _unit(raw)
+        if self.settings.dba and len(y) > 1:
+            y = augment_all(y, self.settings.dba_k, self.settings.dba_alpha)
+        return y
+
+    # ----------------------------------------------------------------- keeping in step
+    def catch_up(self) -> None:
+        """Apply library changes since the space was built (cheap when nothing changed)."""
+        generation = self.repo.generation()
+        if generation == self.generation or self.index is None:
+            return
+        with self._lock:
+            if generation == self.generation:
+                return
+            live = set(self.repo.embedded_ids(self.model_id).tolist())
+            changed_ids, changed = self.repo.embeddings_for(
+                self.model_id, self.dim_in, since_generation=self.generation
+            )
+            gone = [i for i in self.index.ids().tolist() if i not in live]
+            if gone:
+                self.index.remove(np.asarray(gone, dtype=np.int64))
+            if len(changed_ids):
+                self.index.add(changed_ids, self._new_vectors(changed_ids, changed))
+            logger.debug("ranking space: +%d -%d", len(changed_ids), len(gone))
+            self.generation = generation
+
+    def _new_vectors(self, ids: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        assert self.index is not None
+        y = self.transform.apply(raw) if self.transform is not None else _unit(raw)
+        k = self.settings.dba_k
+        if not self.settings.dba or len(self.index) <= k:
+            return y
+        n_ids, sims = self.index.search_many(y, k + 1)
+        out = []
+        for row, (nid, sim) in enumerate(zip(n_ids, sims)):
+            mask = nid != ids[row]
+            nid, sim = nid[mask][:k], sim[mask][:k]
+            out.append(augment(y[row : row + 1], vectors_of(self.index, nid)[None], sim[None], self.settings.dba_alpha)[0])
+        return np.asarray(out, dtype=np.float32)
+
+    def needs_refit(self) -> bool:
+        t = self.transform
+        return t is not None and len(self.index or ()) > REFIT_GROWTH * t.n_fit
+
+    # ----------------------------------------------------------------- queries
+    def project(self, raw_vector: np.ndarray) -> np.ndarray:
+        """A raw model vector (query) in this space (no DBA: queries have no stored neighbours)."""
+        return self.transform.apply(raw_vector) if self.transform is not None else _unit(raw_vector)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
