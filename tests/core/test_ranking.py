@@ -1,0 +1,138 @@
+"""RankingSettings, RankedSpace and the Searcher's ranking stages on a small synthetic library."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photofind.core.ranking import TRANSFORM_KIND, RankedSpace, RankingSettings
+from photofind.core.search import Searcher
+from photofind.core.vector_index import VectorIndex
+from photofind.core.whitening import Whitening
+from photofind.store.db import open_database
+from photofind.store.repository import Repository
+from photofind.store.schema import STATUS_OK
+
+DIM = 24
+MODEL = "synthetic:v1"
+
+
+class _Embedder:
+    model_id = MODEL
+    dim = DIM
+    preprocess = None
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:  # never called: queries are vectors
+        raise AssertionError
+
+
+def _clusters(n_clusters: int = 8, per: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, DIM)) + 2.0  # a shared offset, like CNN features
+    x = np.repeat(centres, per, axis=0) + 0.8 * rng.normal(size=(n_clusters * per, DIM))
+    return x.astype(np.float32), np.repeat(np.arange(n_clusters), per)
+
+
+@pytest.fixture()
+def library(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = open_database(tmp_path / "lib.db", tmp_path / "backups")
+    repo = Repository(engine)
+    x, labels = _clusters()
+    with repo.write() as w:
+        folder = w.add_folder(str(tmp_path / "photos"))
+        for i, v in enumerate(x):
+            pid = w.upsert_photo(
+                folder_id=folder, path=str(tmp_path / "photos" / f"{i}.jpg"), size=1, mtime_ns=1,
+                fingerprint=None, status=STATUS_OK,
+            )
+            w.put_embedding(pid, MODEL, v)
+    ids, vectors = repo.embeddings_for(MODEL, DIM)
+    index = VectorIndex(tmp_path / "index" / "m.hnsw", DIM)
+    index.rebuild(ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    yield repo, index, ids, labels
+    engine.dispose()
+
+
+def _precision(searcher: Searcher, ids: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    label_of = dict(zip(ids.tolist(), labels.tolist()))
+    hits = [searcher.similar_to(int(pid), k) for pid in ids[::5]]
+    return float(np.mean([
+        np.mean([label_of[h.photo_id] == label_of[int(pid)] for h in hs])
+        for pid, hs in zip(ids[::5], hits)
+    ]))
+
+
+def test_default_settings_and_plain() -> None:
+    d = RankingSettings()
+    assert d.pca and d.dba and d.query_expansion and not d.diffusion and d.needs_space
+    plain = RankingSettings.plain()
+    assert not (plain.pca or plain.dba or plain.query_expansion or plain.diffusion)
+
+
+def test_every_stage_runs_and_ranking_beats_plain_cosine(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, labels = library
+    small = {"min_photos": 50}
+    plain = Searcher(repo, _Embedder(), index, RankingSettings.plain(), build="now")
+    base = _precision(plain, ids, labels)
+    for settings in (
+        RankingSettings(**small),
+        dataclasses.replace(RankingSettings(**small), diffusion=True, diffusion_k=10),
+        dataclasses.replace(RankingSettings.plain(), query_expansion=True),
+    ):
+        s = Searcher(repo, _Embedder(), index, settings, build="now")
+        assert s.space_ready == settings.needs_space
+        assert _precision(s, ids, labels) >= base - 0.02
+        hits = s.similar_to(int(ids[0]), k=15)
+        assert len(hits) == 15 and int(ids[0]) not in {h.photo_id for h in hits}
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        raw = repo.embedding(int(ids[0]), MODEL)
+        assert s.search_vector(raw, k=3)[0].photo_id == int(ids[0])  # itself first
+
+
+def test_space_is_learned_once_stored_and_reused(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    settings = RankingSettings(min_photos=50, pca_dim=8)
+    space = RankedSpace(repo, MODEL, DIM, index.path, settings)
+    assert space.build() and space.transform is not None and space.transform.dim_out == 8
+    stored = repo.ranking_transform(MODEL, TRANSFORM_KIND)
+    assert stored is not None and stored[0] == space.version and stored[2] == len(ids)
+    assert np.array_equal(Whitening.from_bytes(stored[3]).projection, space.transform.projection)
+    again = RankedSpace(repo, MODEL, DIM, index.path, settings)
+    assert again.build() and again.version == space.version  # loaded, not refitted
+    assert space.index is not None and space.index.path.exists()  # saved next to the raw index
+
+
+def test_space_catches_up_with_library_changes(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50), build="now")
+    space = searcher.space
+    assert space is not None and space.index is not None
+    v = repo.embedding(int(ids[3]), MODEL)
+    assert v is not None
+    with repo.write() as w:
+        folder = repo.folders()[0].id
+        pid = w.upsert_photo(
+            folder_id=folder, path=str(tmp_path / "photos" / "new.jpg"), size=1, mtime_ns=1,
+            fingerprint=None, status=STATUS_OK,
+        )
+        w.put_embedding(pid, MODEL, v)  # a copy of photo 3
+        w.delete_photos([int(ids[5])])
+    hits = searcher.search_vector(v, k=2)
+    assert {h.photo_id for h in hits} == {pid, int(ids[3])}
+    assert space.index.contains(pid) and not space.index.contains(int(ids[5]))
+
+
+def test_small_library_stays_plain_cosine(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=10_000), build="now")
+    assert not searcher.space_ready
+    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5
+
+
+def test_background_build_keeps_search_working(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50))
+    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5  # before or after the space is ready
+    assert searcher.wait_for_space(timeout=60)
+    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5
