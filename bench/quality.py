@@ -324,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", default="224", help="input sizes for the stage table, e.g. 224,320 (default 224)"
     )
+    parser.add_argument(
+        "--stages", choices=("all", "default"), default="all",
+        help="all stage rows, or only plain cosine and the default combination (faster)",
+    )
     args = parser.parse_args(argv)
     quiet_logs()
 
@@ -334,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             info = model_info(args.model[0] if args.model else None, size=size)
             for ds in sets:
                 print(f"... {ds.name}: {info.name} {size}px, {len(STAGES)} rankings", file=sys.stderr, flush=True)
-                stage_results += evaluate_stages(ds, info, STAGES, threads=args.threads)
+                stages = STAGES if args.stages == "all" else [
+                    (label, st) for label, st in STAGES if st in (_PLAIN, RankingSettings())
+                ]
+                stage_results += evaluate_stages(ds, info, stages, threads=args.threads)
         if args.json:
             print(json.dumps(stage_results, indent=2))
             return 0
