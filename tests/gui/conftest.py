@@ -117,3 +117,18 @@ def make_window(qtbot, library: Library, settings):  # type: ignore[no-untyped-d
     yield make
     for window in windows:
         window.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _clear_clipboard(qapp) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Empty the clipboard after each test.
+
+    A test that puts Python-made ``QMimeData`` on the clipboard hands Qt an object that Qt's
+    own exit handlers would delete after Python has shut down, which crashes the test process
+    at exit (SIGSEGV in shiboken, seen with PySide6 6.11). A real user's clipboard is filled by
+    other applications, so the app itself never leaves such an object behind.
+    """
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().clear()
