@@ -48,6 +48,24 @@ class Hit:
         return asdict(self)
 
 
+#: Libraries up to this size get their ranking space built before the first search (seconds).
+BUILD_NOW_MAX = 20_000
+
+
+class _SpaceSlot:
+    """The ranking space of one (index, model, settings), shared by its Searchers."""
+
+    def __init__(self) -> None:
+        self.space: RankedSpace | None = None
+        self.builder: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.build_lock = threading.Lock()
+
+
+_SLOTS: dict[tuple[str, str, RankingSettings], _SpaceSlot] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
 class Searcher:
     """Searches one model's index; the same object serves the CLI, the GUI and the benches."""
 
@@ -58,52 +76,61 @@ class Searcher:
         index: VectorIndex,
         settings: RankingSettings | None = None,
         *,
-        build: str = "background",
+        build: str = "auto",
     ) -> None:
-        """``build``: when to build the ranking space: ``"background"`` (a daemon thread starts
-        now; searches use the plain index until it is ready), ``"now"`` (blocks), ``"never"``."""
+        """``build``: when to build the ranking space if it isn't yet: ``"background"`` (a daemon
+        thread; searches use the plain index until it is ready), ``"now"`` (blocks), ``"auto"``
+        (now for libraries up to ``BUILD_NOW_MAX`` photos, which take seconds, else background),
+        ``"never"``. The space is shared by every Searcher of the same index and settings (the
+        GUI makes one Searcher per query), so it is built once per process."""
         self.repo = repo
         self.embedder = embedder
         self.index = index
         self.settings = settings or RankingSettings()
-        self.space: RankedSpace | None = None
-        self._space_lock = threading.Lock()
-        self._builder: threading.Thread | None = None
-        if self.settings.needs_space and build != "never":
-            if build == "now":
+        key = (str(index.path), embedder.model_id, self.settings)
+        with _SLOTS_LOCK:
+            self._slot = _SLOTS.setdefault(key, _SpaceSlot())
+        if self.settings.needs_space and build != "never" and self._slot.space is None:
+            if build == "now" or (build == "auto" and len(index) <= BUILD_NOW_MAX):
                 self._build_space()
             else:
                 self.rebuild_space_in_background()
 
     # ------------------------------------------------------------------ ranking space
     @property
+    def space(self) -> RankedSpace | None:
+        return self._slot.space
+
+    @property
     def space_ready(self) -> bool:
-        return self.space is not None
+        return self._slot.space is not None
 
     def rebuild_space_in_background(self) -> threading.Thread:
         """(Re)build the ranking space off-thread; searches keep using the current one."""
-        with self._space_lock:
-            if self._builder is not None and self._builder.is_alive():
-                return self._builder
-            self._builder = threading.Thread(target=self._build_space, name="ranking-space", daemon=True)
-            self._builder.start()
-            return self._builder
+        slot = self._slot
+        with slot.lock:
+            if slot.builder is not None and slot.builder.is_alive():
+                return slot.builder
+            slot.builder = threading.Thread(target=self._build_space, name="ranking-space", daemon=True)
+            slot.builder.start()
+            return slot.builder
 
     def wait_for_space(self, timeout: float | None = None) -> bool:
-        builder = self._builder
+        builder = self._slot.builder
         if builder is not None:
             builder.join(timeout)
-        return self.space is not None
+        return self._slot.space is not None
 
     def _build_space(self) -> None:
-        try:
-            space = RankedSpace(
-                self.repo, self.embedder.model_id, self.embedder.dim, self.index.path, self.settings
-            )
-            if space.build():
-                self.space = space
-        except Exception:  # noqa: BLE001 - ranking falls back to plain cosine, never breaks search
-            logger.exception("building the ranking space failed; searching with plain cosine")
+        with self._slot.build_lock:
+            try:
+                space = RankedSpace(
+                    self.repo, self.embedder.model_id, self.embedder.dim, self.index.path, self.settings
+                )
+                if space.build():
+                    self._slot.space = space
+            except Exception:  # noqa: BLE001 - ranking falls back to plain cosine, never breaks search
+                logger.exception("building the ranking space failed; searching with plain cosine")
 
     def _current_space(self) -> RankedSpace | None:
         space = self.space
