@@ -140,7 +140,8 @@ def evaluate(
             if missing:
                 raise RuntimeError(f"{ds.name}: {len(missing)} photos were not embedded, e.g. {missing[:3]}")
 
-            searcher = lib.searcher()
+            # plain cosine: this table compares the index with the exact ranking (stages: see below)
+            searcher = Searcher(repo, lib.embedder, lib.vector_index, RankingSettings.plain())
             n = len(ids)
             ranked: dict[str, list[str]] = {}
             short: dict[str, list[str]] = {}
