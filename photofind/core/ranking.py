@@ -148,6 +148,7 @@ class RankedSpace:
         with self._lock:
             self.transform, self.version, self.index, self.generation = transform, version, index, generation
         self.catch_up()
+        self.remove_other_versions()
         return True
 
     def _path(self, version: int) -> Path:
@@ -164,9 +165,9 @@ class RankedSpace:
         stored = self.repo.ranking_transform(self.model_id, TRANSFORM_KIND)
         if stored is not None:
             version, method, n_fit, data = stored
-            t = wh.Whitening.from_bytes(data)
+            t = _load_transform(data) if method == wh.METHOD_VERSION else None
             if (
-                method == wh.METHOD_VERSION
+                t is not None
                 and len(raw) <= REFIT_GROWTH * n_fit
                 and (t.dim_out, t.power, t.shrink) == (min(s.pca_dim, t.dim_in), s.pca_power, s.pca_shrink)
             ):
@@ -188,18 +189,25 @@ class RankedSpace:
         return y
 
     # ----------------------------------------------------------------- keeping in step
-    def catch_up(self) -> None:
-        """Apply library changes since the space was built (cheap when nothing changed)."""
+    def catch_up(self, max_changes: int | None = None) -> bool:
+        """Apply library changes since the space was built (cheap when nothing changed).
+
+        Returns False, changing nothing, when more than ``max_changes`` vectors changed: then a
+        rebuild (in the background) is the better way, and searches meanwhile use this space
+        (rows are checked against the DB, so removed photos are never shown).
+        """
         generation = self.repo.generation()
         if generation == self.generation or self.index is None:
-            return
+            return True
         with self._lock:
             if generation == self.generation:
-                return
-            live = set(self.repo.embedded_ids(self.model_id).tolist())
+                return True
             changed_ids, changed = self.repo.embeddings_for(
                 self.model_id, self.dim_in, since_generation=self.generation
             )
+            if max_changes is not None and len(changed_ids) > max_changes:
+                return False
+            live = set(self.repo.embedded_ids(self.model_id).tolist())
             gone = [i for i in self.index.ids().tolist() if i not in live]
             if gone:
                 self.index.remove(np.asarray(gone, dtype=np.int64))
@@ -207,20 +215,35 @@ class RankedSpace:
                 self.index.add(changed_ids, self._new_vectors(changed_ids, changed))
             logger.debug("ranking space: +%d -%d", len(changed_ids), len(gone))
             self.generation = generation
+            return True
 
     def _new_vectors(self, ids: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Projected (and augmented from their neighbours already in the index) new vectors."""
         assert self.index is not None
         y = self.transform.apply(raw) if self.transform is not None else _unit(raw)
         k = self.settings.dba_k
         if not self.settings.dba or len(self.index) <= k:
             return y
         n_ids, sims = self.index.search_many(y, k + 1)
-        out = []
-        for row, (nid, sim) in enumerate(zip(n_ids, sims)):
-            mask = nid != ids[row]
-            nid, sim = nid[mask][:k], sim[mask][:k]
-            out.append(augment(y[row : row + 1], vectors_of(self.index, nid)[None], sim[None], self.settings.dba_alpha)[0])
-        return np.asarray(out, dtype=np.float32)
+        # drop an id's own old entry (a changed photo), else the last neighbour
+        own = n_ids == ids[:, None]
+        keep = ~own
+        keep[~own.any(axis=1), -1] = False
+        n_ids = n_ids[keep].reshape(len(ids), k)
+        sims = sims[keep].reshape(len(ids), k)
+        neighbours = vectors_of(self.index, n_ids.ravel()).reshape(len(ids), k, -1)
+        return augment(y, neighbours, sims, self.settings.dba_alpha)
+
+    def remove_other_versions(self) -> None:
+        """Delete ranking index files of older PCA versions (derived data, never needed again)."""
+        if self.index is None:
+            return
+        for path in self.raw_index_path.parent.glob(f"{self.raw_index_path.stem}.pca*.hnsw*"):
+            if not path.name.startswith(self.index.path.name) and f".pca{self.version}-" not in path.name:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    logger.debug("could not remove old ranking index %s: %s", path, exc)
 
     def needs_refit(self) -> bool:
         t = self.transform
@@ -230,6 +253,14 @@ class RankedSpace:
     def project(self, raw_vector: np.ndarray) -> np.ndarray:
         """A raw model vector (query) in this space (no DBA: queries have no stored neighbours)."""
         return self.transform.apply(raw_vector) if self.transform is not None else _unit(raw_vector)
+
+
+def _load_transform(data: bytes) -> wh.Whitening | None:
+    try:
+        return wh.Whitening.from_bytes(data)
+    except Exception as exc:  # noqa: BLE001 - a damaged row only means a refit
+        logger.warning("stored ranking transform unreadable (%s); fitting a new one", exc)
+        return None
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

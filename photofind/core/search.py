@@ -50,6 +50,9 @@ class Hit:
 
 #: Libraries up to this size get their ranking space built before the first search (seconds).
 BUILD_NOW_MAX = 20_000
+#: More changed vectors than this (or 10 % of the library) since the space was built: rebuild it
+#: in the background instead of catching up inside a search.
+CATCH_UP_MAX = 2_000
 
 
 class _SpaceSlot:
@@ -136,8 +139,8 @@ class Searcher:
         space = self.space
         if space is None:
             return None
-        space.catch_up()
-        if space.needs_refit():
+        limit = max(CATCH_UP_MAX, len(space.index or ()) // 10)
+        if not space.catch_up(max_changes=limit) or space.needs_refit():
             self.rebuild_space_in_background()
         return space
 

@@ -136,3 +136,27 @@ def test_background_build_keeps_search_working(library) -> None:  # type: ignore
     assert len(searcher.similar_to(int(ids[0]), k=5)) == 5  # before or after the space is ready
     assert searcher.wait_for_space(timeout=60)
     assert len(searcher.similar_to(int(ids[0]), k=5)) == 5
+
+
+def test_large_changes_ask_for_a_rebuild_instead_of_catching_up(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    space = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
+    assert space.build()
+    before = space.generation
+    with repo.write() as w:
+        for pid in ids[:20].tolist():
+            v = repo.embedding(pid, MODEL)
+            w.put_embedding(pid, MODEL, v[::-1].copy())  # 20 changed vectors
+    assert space.catch_up(max_changes=10) is False and space.generation == before
+    assert space.catch_up(max_changes=100) is True and space.generation == repo.generation()
+
+
+def test_a_refit_version_replaces_the_old_index_file(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, _, _ = library
+    first = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
+    assert first.build() and first.index is not None
+    old_file = first.index.path
+    repo.put_ranking_transform(MODEL, TRANSFORM_KIND, -1, 1, b"stale")  # forces a refit
+    second = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
+    assert second.build() and second.version > first.version + 1
+    assert second.index is not None and second.index.path.exists() and not old_file.exists()
