@@ -23,11 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import quiet_logs  # noqa: E402
+from _common import quiet_logs
 
-from photofind.core.ranking import vectors_of  # noqa: E402
-from photofind.core.rerank import diffuse, expand_query  # noqa: E402
-from photofind.core.vector_index import VectorIndex  # noqa: E402
+from photofind.core.ranking import vectors_of
+from photofind.core.rerank import diffuse, expand_query
+from photofind.core.vector_index import VectorIndex
 
 
 def _rss_mb() -> float:
@@ -69,7 +69,7 @@ def measure(n: int, dim: int, queries: int) -> dict[str, float]:
             plain.append(t1 - t0)
             qe.append(t2 - t1)
             diff.append(t3 - t2)
-    p95 = lambda v: 1e3 * float(np.percentile(v, 95))  # noqa: E731
+    p95 = lambda v: 1e3 * float(np.percentile(v, 95))
     return {
         "n": n, "file_mb": file_mb, "rss_mb": rss, "build_s": build_s,
         "plain_ms": p95(plain), "qe_extra_ms": p95(qe), "diffusion_extra_ms": p95(diff),

@@ -74,9 +74,9 @@ def vectors_of(index: VectorIndex, ids: np.ndarray) -> np.ndarray:
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) == 0:
         return np.zeros((0, index.dim), np.float32)
-    with index._lock:  # noqa: SLF001 - hnswlib is not safe to read while a writer inserts
-        assert index._index is not None  # noqa: SLF001
-        return np.asarray(index._index.get_items(ids), dtype=np.float32)  # noqa: SLF001
+    with index._lock:
+        assert index._index is not None
+        return np.asarray(index._index.get_items(ids), dtype=np.float32)
 
 
 def augment(

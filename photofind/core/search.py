@@ -132,7 +132,7 @@ class Searcher:
                 )
                 if space.build():
                     self._slot.space = space
-            except Exception:  # noqa: BLE001 - ranking falls back to plain cosine, never breaks search
+            except Exception:
                 logger.exception("building the ranking space failed; searching with plain cosine")
 
     def _current_space(self) -> RankedSpace | None:
