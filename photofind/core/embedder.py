@@ -175,6 +175,19 @@ class OnnxEmbedder:
             )
         return l2_normalise(out)
 
+    def feature_map(self, batch: np.ndarray, output: str = "feature_map") -> np.ndarray:
+        """The model's pre-pooling output ``(N, C, h, w)`` (for ``core/pooling.py``).
+
+        Only for models that expose one (the built-in EfficientNet-Lite0 does); raises
+        ``ValueError`` otherwise. The input may be any square size the model accepts.
+        """
+        names = [o.name for o in self.session.get_outputs()]
+        if output not in names:
+            raise ValueError(f"model {self.model_id} has no output {output!r} (outputs: {names})")
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        (out,) = self.session.run([output], {self.input_name: batch})
+        return np.asarray(out, dtype=np.float32)
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         (out,) = self.session.run([self.output_name], {self.input_name: batch})
         return np.asarray(out, dtype=np.float32).reshape(len(batch), -1)
