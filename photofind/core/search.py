@@ -13,6 +13,7 @@ never returned, asking the index for more candidates when filtering leaves too f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -53,6 +54,8 @@ BUILD_NOW_MAX = 20_000
 #: More changed vectors than this (or 10 % of the library) since the space was built: rebuild it
 #: in the background instead of catching up inside a search.
 CATCH_UP_MAX = 2_000
+#: Model cosine similarity from which a hit counts as a copy of the query and is listed first.
+DUPLICATE_SIM = 0.98
 
 
 class _SpaceSlot:
@@ -165,7 +168,7 @@ class Searcher:
         if space is not None and space.index is not None and space.index.contains(photo_id):
             # its stored (augmented) vector in the ranking space: what the library knows of it
             q = vectors_of(space.index, np.array([photo_id]))[0]
-            return self._search(q, space.index, k, {photo_id})
+            return self._search(q, space.index, k, {photo_id}, self._raw_vector_of(photo_id))
         vector = self.repo.embedding(photo_id, self.embedder.model_id)
         if vector is None:
             raise LookupError(f"photo {photo_id} has no embedding for {self.embedder.model_id}")
@@ -176,11 +179,20 @@ class Searcher:
     ) -> list[Hit]:
         """Ranked hits for a model vector (as ``embed_query`` or the DB gives it)."""
         space = self._current_space()
+        raw = _unit(vector)
         if space is not None and space.index is not None:
-            return self._search(space.project(vector), space.index, k, exclude_ids or set())
-        return self._search(_unit(vector), self.index, k, exclude_ids or set())
+            return self._search(space.project(vector), space.index, k, exclude_ids or set(), raw)
+        return self._search(raw, self.index, k, exclude_ids or set(), raw)
 
-    def _search(self, q: np.ndarray, index: VectorIndex, k: int, exclude: set[int]) -> list[Hit]:
+    def _search(
+        self, q: np.ndarray, index: VectorIndex, k: int, exclude: set[int], raw_query: np.ndarray | None
+    ) -> list[Hit]:
+        """Rank in ``index``'s space with query ``q``; scores shown are model similarities.
+
+        ``Hit.score`` is the cosine similarity of ``raw_query`` (the model's vector of the query)
+        to each hit's model vector, capped so it never rises down the list: ranks come from the
+        ranking stages, while the number stays what users know (an identical photo scores 1).
+        """
         started = time.perf_counter()
         k = max(0, int(k))
         available = len(index)
@@ -208,8 +220,37 @@ class Searcher:
             if len(hits) >= k or want >= available:
                 break
             want = min(available, want * 2)
+        hits = hits[:k]
+        if raw_query is not None and (index is not self.index or s.query_expansion or s.diffusion):
+            hits = self._model_scores(hits, raw_query)
         logger.debug("search: %d hits in %.1f ms", min(k, len(hits)), (time.perf_counter() - started) * 1e3)
         return hits[:k]
+
+    def _raw_vector_of(self, photo_id: int) -> np.ndarray | None:
+        vector = self.repo.embedding(photo_id, self.embedder.model_id)
+        return None if vector is None else _unit(vector)
+
+    def _model_scores(self, hits: list[Hit], raw_query: np.ndarray) -> list[Hit]:
+        """Hits with ``score`` = capped model cosine similarity to the query (see ``_search``)."""
+        if not hits:
+            return hits
+        ids = np.array([h.photo_id for h in hits], dtype=np.int64)
+        in_index = np.array([self.index.contains(int(i)) for i in ids])
+        vectors = np.zeros((len(ids), self.index.dim), np.float32)
+        if in_index.any():
+            vectors[in_index] = vectors_of(self.index, ids[in_index])
+        for j in np.flatnonzero(~in_index):  # rare: the plain index is behind the library
+            v = self.repo.embedding(int(ids[j]), self.embedder.model_id)
+            if v is not None:
+                vectors[j] = _unit(v)
+        sims = np.clip(vectors @ raw_query, -1.0, 1.0)
+        # Near-identical copies of the query (re-saves, resizes, the photo itself) come first:
+        # query expansion may otherwise rank a close sibling above them.
+        pinned = np.flatnonzero(sims >= DUPLICATE_SIM)
+        pinned = pinned[np.argsort(-sims[pinned], kind="stable")]
+        order = np.concatenate([pinned, np.setdiff1d(np.arange(len(hits)), pinned)])
+        capped = np.minimum.accumulate(sims[order])
+        return [dataclasses.replace(hits[i], score=float(v)) for i, v in zip(order, capped)]
 
     def _diffuse(self, index: VectorIndex, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-order the first ``diffusion_candidates`` by diffusion; the rest keep their order."""

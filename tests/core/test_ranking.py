@@ -160,3 +160,17 @@ def test_a_refit_version_replaces_the_old_index_file(library) -> None:  # type: 
     second = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
     assert second.build() and second.version > first.version + 1
     assert second.index is not None and second.index.path.exists() and not old_file.exists()
+
+
+def test_scores_are_model_similarities_and_a_copy_of_the_query_comes_first(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50), build="now")
+    raw = repo.embedding(int(ids[7]), MODEL)
+    hits = searcher.search_vector(raw, k=10)
+    assert hits[0].photo_id == int(ids[7]) and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    unit = raw / np.linalg.norm(raw)
+    for h in hits:  # never above the plain model similarity
+        v = repo.embedding(h.photo_id, MODEL)
+        assert h.score <= float(v @ unit / np.linalg.norm(v)) + 1e-5
