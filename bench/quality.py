@@ -61,6 +61,7 @@ STAGES: list[tuple[str, RankingSettings]] = [
     ("+ diffusion (top 300)", dataclasses.replace(_PLAIN, diffusion=True)),
     ("PCA + DBA", dataclasses.replace(_PLAIN, pca=True, dba=True)),
     ("PCA + QE", dataclasses.replace(_PLAIN, pca=True, query_expansion=True)),
+    ("DBA + QE", dataclasses.replace(_PLAIN, dba=True, query_expansion=True)),
     ("DEFAULT: PCA + DBA + QE", RankingSettings()),
     ("default + diffusion", dataclasses.replace(RankingSettings(), diffusion=True)),
 ]

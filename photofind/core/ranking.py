@@ -6,7 +6,7 @@ Stages (each switchable in ``RankingSettings``; figures in ``bench/README.md``):
    rotation, 1280 -> 256): small gains on both kinds of search and a 5x smaller index. Full or
    partial whitening (power < 0) is available but off: on category search it collapses.
 2. ``dba`` - database-side augmentation: every stored vector is replaced by the normalised
-   ``sum(sim ** alpha * v)`` over itself and its ``dba_k`` nearest neighbours, once, when the
+   ``v + sum(sim ** alpha * n)`` over its ``dba_k`` (3) nearest neighbours n (alpha 1), once, when the
    space is built (new photos get theirs when they arrive). Near-duplicates and other shots of
    the same scene pull together; measured the strongest single stage.
 3. ``query_expansion`` - average QE at query time (``core/rerank.expand_query``), k = 2.
@@ -52,7 +52,7 @@ class RankingSettings:
     pca_shrink: float = 0.0
     min_photos: int = wh.MIN_PHOTOS
     dba_k: int = 3
-    dba_alpha: float = 3.0
+    dba_alpha: float = 1.0
     qe_k: int = 2
     qe_alpha: float = 0.0
     diffusion_candidates: int = 300
