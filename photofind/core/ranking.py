@@ -128,25 +128,49 @@ class RankedSpace:
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- building
-    def build(self) -> bool:
-        """Fit (or load) the PCA and build (or load) the index; False if the library is too small."""
-        ids, raw = self.repo.embeddings_for(self.model_id, self.dim_in)
+    def build(self, allow_rebuild: bool = True) -> bool:
+        """Load (or fit) the PCA and load (or build) the index, then catch up with the library.
+
+        Returns False when the library is too small to learn from, or when ``allow_rebuild`` is
+        False and there is no stored PCA and index file to load (the caller then builds in the
+        background). Vectors are read from the DB in chunks, never all at once.
+        """
         generation = self.repo.generation()
-        if len(ids) < max(2, self.settings.min_photos):
-            logger.info("ranking space: %d photos, plain cosine until %d", len(ids), self.settings.min_photos)
+        n = len(self.repo.embedded_ids(self.model_id))
+        if n < max(2, self.settings.min_photos):
+            logger.info("ranking space: %d photos, plain cosine until %d", n, self.settings.min_photos)
             return False
-        transform, version = self._transform(raw)
+        found = self._transform(n, allow_fit=allow_rebuild)
+        if found is None:
+            return False
+        transform, version = found
         dim = transform.dim_out if transform is not None else self.dim_in
-        path = self._path(version)
-        index = VectorIndex(path, dim, space="ip")
+        index = VectorIndex(self._path(version), dim, space="ip")
+        caught: dict[str, np.ndarray] = {}
 
         def load_all() -> tuple[np.ndarray, np.ndarray]:
-            return ids, self._embed_space(raw, transform)
+            if not allow_rebuild:
+                raise _NoRebuild
+            return self._embed_space(transform)
 
-        outcome = index.open(load_all, str(generation))
+        def load_changes(old_token: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+            changes = self.repo.embedding_changes(self.model_id, self.dim_in, old_token)
+            if changes is None:
+                return None
+            live, changed_ids, changed = changes
+            caught["ids"], caught["raw"] = changed_ids, changed
+            return live, changed_ids, _project(changed, transform)
+
+        try:
+            outcome = index.open(load_all, str(generation), load_changes)
+        except _NoRebuild:
+            return False
         logger.info("ranking space v%d (%d-d) for %s: %s", version, dim, self.model_id, outcome)
         with self._lock:
             self.transform, self.version, self.index, self.generation = transform, version, index, generation
+            if self.settings.dba and len(caught.get("ids", ())):
+                # caught up inside open() with projected vectors: give them their DBA now
+                index.add(caught["ids"], self._new_vectors(caught["ids"], caught["raw"]))
         self.catch_up()
         self.remove_other_versions()
         return True
@@ -158,7 +182,8 @@ class RankedSpace:
             tag += f"-dba{s.dba_k}a{s.dba_alpha:g}"
         return self.raw_index_path.with_name(f"{self.raw_index_path.stem}.{tag}.hnsw")
 
-    def _transform(self, raw: np.ndarray) -> tuple[wh.Whitening | None, int]:
+    def _transform(self, n: int, allow_fit: bool) -> tuple[wh.Whitening | None, int] | None:
+        """The stored PCA if it fits these settings and library size, else a new fit (stored)."""
         s = self.settings
         if not s.pca:
             return None, 0
@@ -168,25 +193,45 @@ class RankedSpace:
             t = _load_transform(data) if method == wh.METHOD_VERSION else None
             if (
                 t is not None
-                and len(raw) <= REFIT_GROWTH * n_fit
+                and n <= REFIT_GROWTH * n_fit
                 and (t.dim_out, t.power, t.shrink) == (min(s.pca_dim, t.dim_in), s.pca_power, s.pca_shrink)
             ):
                 return t, version
-        t = wh.fit_whitening(raw, s.pca_dim, s.pca_power, s.pca_shrink)
+        if not allow_fit:
+            return None
+        t = wh.fit_whitening(self._fit_sample(n), s.pca_dim, s.pca_power, s.pca_shrink)
         try:
             version = self.repo.put_ranking_transform(
-                self.model_id, TRANSFORM_KIND, t.method, len(raw), t.to_bytes()
+                self.model_id, TRANSFORM_KIND, t.method, n, t.to_bytes()
             )
         except Exception as exc:  # noqa: BLE001 - a read-only library still gets the space
             logger.warning("could not store the learned PCA (%s); it lives in memory only", exc)
             version = 0
         return t, version
 
-    def _embed_space(self, raw: np.ndarray, transform: wh.Whitening | None) -> np.ndarray:
-        y = transform.apply(raw) if transform is not None else _unit(raw)
+    def _fit_sample(self, n: int) -> np.ndarray:
+        """Up to ``whitening.MAX_FIT`` vectors, an even random share of every chunk."""
+        rng = np.random.default_rng(0)
+        share = min(1.0, wh.MAX_FIT / max(1, n))
+        parts = []
+        for _, chunk in self.repo.embedding_chunks(self.model_id):
+            take = len(chunk) if share >= 1.0 else round(share * len(chunk))
+            parts.append(chunk if take >= len(chunk) else chunk[np.sort(rng.choice(len(chunk), take, replace=False))])
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim_in), np.float32)
+
+    def _embed_space(self, transform: wh.Whitening | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored vector, projected chunk by chunk, then augmented (DBA)."""
+        id_parts, parts = [], []
+        for ids, chunk in self.repo.embedding_chunks(self.model_id):
+            id_parts.append(ids)
+            parts.append(_project(chunk, transform))
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros((0, transform.dim_out if transform else self.dim_in), np.float32)
+        y = np.concatenate(parts)
+        del parts
         if self.settings.dba and len(y) > 1:
             y = augment_all(y, self.settings.dba_k, self.settings.dba_alpha)
-        return y
+        return np.concatenate(id_parts), y
 
     # ----------------------------------------------------------------- keeping in step
     def catch_up(self, max_changes: int | None = None) -> bool:
@@ -220,7 +265,7 @@ class RankedSpace:
     def _new_vectors(self, ids: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Projected (and augmented from their neighbours already in the index) new vectors."""
         assert self.index is not None
-        y = self.transform.apply(raw) if self.transform is not None else _unit(raw)
+        y = _project(raw, self.transform)
         k = self.settings.dba_k
         if not self.settings.dba or len(self.index) <= k:
             return y
@@ -252,7 +297,15 @@ class RankedSpace:
     # ----------------------------------------------------------------- queries
     def project(self, raw_vector: np.ndarray) -> np.ndarray:
         """A raw model vector (query) in this space (no DBA: queries have no stored neighbours)."""
-        return self.transform.apply(raw_vector) if self.transform is not None else _unit(raw_vector)
+        return _project(raw_vector, self.transform)
+
+
+class _NoRebuild(Exception):
+    """Raised inside ``VectorIndex.open`` when only loading was allowed."""
+
+
+def _project(raw: np.ndarray, transform: wh.Whitening | None) -> np.ndarray:
+    return transform.apply(raw) if transform is not None else _unit(raw)
 
 
 def _load_transform(data: bytes) -> wh.Whitening | None:

@@ -87,7 +87,8 @@ class Searcher:
         """``build``: when to build the ranking space if it isn't yet: ``"background"`` (a daemon
         thread; searches use the plain index until it is ready), ``"now"`` (blocks), ``"auto"``
         (now for libraries up to ``BUILD_NOW_MAX`` photos, which take seconds, else background),
-        ``"never"``. The space is shared by every Searcher of the same index and settings (the
+        ``"never"``. A large library whose space was saved before is loaded at once under
+        ``"auto"`` too. The space is shared by every Searcher of the same index and settings (the
         GUI makes one Searcher per query), so it is built once per process."""
         self.repo = repo
         self.embedder = embedder
@@ -99,6 +100,8 @@ class Searcher:
         if self.settings.needs_space and build != "never" and self._slot.space is None:
             if build == "now" or (build == "auto" and len(index) <= BUILD_NOW_MAX):
                 self._build_space()
+            elif build == "auto" and self._build_space(allow_rebuild=False):
+                pass  # a large library whose ranking space was saved earlier: loaded
             else:
                 self.rebuild_space_in_background()
 
@@ -127,16 +130,25 @@ class Searcher:
             builder.join(timeout)
         return self._slot.space is not None
 
-    def _build_space(self) -> None:
+    def prepare_ranking(self) -> bool:
+        """Build (or load) the ranking space now, blocking; e.g. at the end of an index run, so
+        that later searches (a CLI process each) only load it. True when it is in use."""
+        if self.settings.needs_space:
+            self._build_space()
+        return self.space_ready
+
+    def _build_space(self, allow_rebuild: bool = True) -> bool:
         with self._slot.build_lock:
             try:
                 space = RankedSpace(
                     self.repo, self.embedder.model_id, self.embedder.dim, self.index.path, self.settings
                 )
-                if space.build():
+                if space.build(allow_rebuild=allow_rebuild):
                     self._slot.space = space
-            except Exception:
+                    return True
+            except Exception:  # ranking falls back to plain cosine, never breaks search
                 logger.exception("building the ranking space failed; searching with plain cosine")
+            return False
 
     def _current_space(self) -> RankedSpace | None:
         space = self.space

@@ -367,6 +367,31 @@ class Repository:
         )
 
     # ------------------------------------------------------------------ ranking transforms
+    def embedding_chunks(
+        self, model_id: str, chunk: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All ``(ids, vectors)`` of one model in id order, ``chunk`` rows at a time.
+
+        For passes over a large library without holding every vector at once (1M x 1280
+        float32 is 5 GB); each chunk is its own short read.
+        """
+        after = -1
+        while True:
+            query = (
+                select(embeddings.c.photo_id, embeddings.c.vector)
+                .where(and_(embeddings.c.model_id == model_id, embeddings.c.photo_id > after))
+                .order_by(embeddings.c.photo_id)
+                .limit(chunk)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            ids = np.fromiter((r.photo_id for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4")
+            yield ids, vectors.reshape(len(rows), -1).astype(np.float32)
+            after = int(ids[-1])
+
     def ranking_transform(self, model_id: str, kind: str) -> tuple[int, int, int, bytes] | None:
         """The newest stored transform of a kind: ``(version, method, n_photos, data)``."""
         t = ranking_transforms

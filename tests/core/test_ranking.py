@@ -174,3 +174,35 @@ def test_scores_are_model_similarities_and_a_copy_of_the_query_comes_first(libra
     for h in hits:  # never above the plain model similarity
         v = repo.embedding(h.photo_id, MODEL)
         assert h.score <= float(v @ unit / np.linalg.norm(v)) + 1e-5
+
+
+def test_embedding_chunks_cover_every_vector_once(library) -> None:  # type: ignore[no-untyped-def]
+    repo, _, ids, _ = library
+    chunks = list(repo.embedding_chunks(MODEL, chunk=70))
+    assert [len(c[0]) for c in chunks] == [70, 70, 70, 30]
+    got_ids = np.concatenate([c[0] for c in chunks])
+    assert np.array_equal(got_ids, ids)
+    _, all_vectors = repo.embeddings_for(MODEL, DIM)
+    assert np.array_equal(np.concatenate([c[1] for c in chunks]), all_vectors)
+
+
+def test_load_only_build_needs_a_saved_space_and_catches_up_at_open(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, _ = library
+    settings = RankingSettings(min_photos=50)
+    assert not RankedSpace(repo, MODEL, DIM, index.path, settings).build(allow_rebuild=False)
+    first = RankedSpace(repo, MODEL, DIM, index.path, settings)
+    assert first.build()
+    v = repo.embedding(int(ids[3]), MODEL)
+    with repo.write() as w:  # the library moves on while no space is open
+        pid = w.upsert_photo(
+            folder_id=repo.folders()[0].id, path=str(tmp_path / "photos" / "late.jpg"), size=1,
+            mtime_ns=1, fingerprint=None, status=STATUS_OK,
+        )
+        w.put_embedding(pid, MODEL, v)
+    second = RankedSpace(repo, MODEL, DIM, index.path, settings)
+    assert second.build(allow_rebuild=False)  # loaded from the saved file, caught up
+    assert second.index is not None and second.index.contains(pid)
+    stored = second.index.search(second.project(v), 2)[0]
+    assert set(stored.tolist()) == {pid, int(ids[3])}
+    searcher = Searcher(repo, _Embedder(), index, settings, build="never")
+    assert searcher.prepare_ranking() and searcher.space_ready
