@@ -49,8 +49,9 @@ class Hit:
         return asdict(self)
 
 
-#: Libraries up to this size get their ranking space built before the first search (seconds).
-BUILD_NOW_MAX = 20_000
+#: Libraries up to this size get their ranking space built before the first search (a few
+#: seconds); larger ones in the background, searching the plain index meanwhile.
+BUILD_NOW_MAX = 5_000
 #: More changed vectors than this (or 10 % of the library) since the space was built: rebuild it
 #: in the background instead of catching up inside a search.
 CATCH_UP_MAX = 2_000
@@ -86,7 +87,7 @@ class Searcher:
     ) -> None:
         """``build``: when to build the ranking space if it isn't yet: ``"background"`` (a daemon
         thread; searches use the plain index until it is ready), ``"now"`` (blocks), ``"auto"``
-        (now for libraries up to ``BUILD_NOW_MAX`` photos, which take seconds, else background),
+        (now for libraries up to ``BUILD_NOW_MAX`` photos, else background),
         ``"never"``. A large library whose space was saved before is loaded at once under
         ``"auto"`` too. The space is shared by every Searcher of the same index and settings (the
         GUI makes one Searcher per query), so it is built once per process."""
@@ -154,6 +155,9 @@ class Searcher:
         space = self.space
         if space is None:
             return None
+        builder = self._slot.builder
+        if builder is not None and builder.is_alive():
+            return space  # a rebuild is on its way; photos it misses are at most not shown yet
         limit = max(CATCH_UP_MAX, len(space.index or ()) // 10)
         if not space.catch_up(max_changes=limit) or space.needs_refit():
             self.rebuild_space_in_background()
