@@ -54,13 +54,14 @@ def diffuse(
     ``sims``: (N,) query-candidate similarities, best first; ``vectors``: (N, d) unit rows.
     Candidates that the walk never reaches keep a score of 0.
     """
-    sims = np.asarray(sims, dtype=np.float64)
+    sims = np.asarray(sims, dtype=np.float32)
     x = np.asarray(vectors, dtype=np.float32)
     n = len(x)
     if n == 0:
-        return np.zeros(0, np.float64)
+        return np.zeros(0, np.float32)
     k = max(1, min(k, n - 1))
-    affinity = np.maximum(x @ x.T, 0.0).astype(np.float64) ** gamma
+    affinity = np.maximum(x @ x.T, 0.0)
+    affinity = affinity * affinity * affinity if gamma == 3.0 else affinity**gamma
     np.fill_diagonal(affinity, 0.0)
     if n > k + 1:
         nearest = np.argpartition(-affinity, k, axis=1)[:, :k]
@@ -69,13 +70,13 @@ def diffuse(
         sparse[rows, nearest] = affinity[rows, nearest]
         affinity = np.minimum(sparse, sparse.T)  # mutual neighbours only
     degree = affinity.sum(axis=1)
-    inv_sqrt = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-300)), 0.0)
+    inv_sqrt = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-30)), 0.0).astype(np.float32)
     s = affinity * inv_sqrt[:, None] * inv_sqrt[None, :]
-    y = np.zeros(n)
+    y = np.zeros(n, np.float32)
     top = min(kq, n)
     y[:top] = np.maximum(sims[:top], 0.0) ** gamma
     f = _conjugate_gradient(lambda v: v - alpha * (s @ v), y, iterations)
-    peak = float(f.max()) if n else 0.0
+    peak = float(f.max())
     return f / peak if peak > 0 else f
 
 
@@ -86,7 +87,7 @@ def _conjugate_gradient(apply_a, b: np.ndarray, iterations: int) -> np.ndarray: 
     p = r.copy()
     rs = float(r @ r)
     for _ in range(iterations):
-        if rs < 1e-14:
+        if rs < 1e-12:
             break
         ap = apply_a(p)
         step = rs / float(p @ ap)
