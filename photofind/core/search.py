@@ -250,15 +250,14 @@ class Searcher:
         """Hits with ``score`` = capped model cosine similarity to the query (see ``_search``)."""
         if not hits:
             return hits
-        ids = np.array([h.photo_id for h in hits], dtype=np.int64)
-        in_index = np.array([self.index.contains(int(i)) for i in ids])
-        vectors = np.zeros((len(ids), self.index.dim), np.float32)
-        if in_index.any():
-            vectors[in_index] = vectors_of(self.index, ids[in_index])
-        for j in np.flatnonzero(~in_index):  # rare: the plain index is behind the library
-            v = self.repo.embedding(int(ids[j]), self.embedder.model_id)
-            if v is not None:
-                vectors[j] = _unit(v)
+        # from SQLite: one query, and much faster than hnswlib's get_items for many hits
+        stored = self.repo.embeddings_by_ids([h.photo_id for h in hits], self.embedder.model_id)
+        vectors = np.zeros((len(hits), len(raw_query)), np.float32)
+        for j, h in enumerate(hits):
+            v = stored.get(h.photo_id)
+            if v is not None and len(v) == len(raw_query):
+                vectors[j] = v
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         sims = np.clip(vectors @ raw_query, -1.0, 1.0)
         # Near-identical copies of the query (re-saves, resizes, the photo itself) come first:
         # query expansion may otherwise rank a close sibling above them.

@@ -367,6 +367,18 @@ class Repository:
         )
 
     # ------------------------------------------------------------------ ranking transforms
+    def embeddings_by_ids(self, ids: Sequence[int], model_id: str) -> dict[int, np.ndarray]:
+        """Stored vectors of some photos (those that have one), by photo id."""
+        out: dict[int, np.ndarray] = {}
+        with self.engine.connect() as conn:
+            for part in _chunks(list(ids)):
+                query = select(embeddings.c.photo_id, embeddings.c.vector).where(
+                    and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
+                )
+                for r in conn.execute(query):
+                    out[int(r.photo_id)] = np.frombuffer(r.vector, dtype="<f4").astype(np.float32)
+        return out
+
     def embedding_chunks(
         self, model_id: str, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
