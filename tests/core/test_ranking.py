@@ -206,3 +206,30 @@ def test_load_only_build_needs_a_saved_space_and_catches_up_at_open(library, tmp
     assert set(stored.tolist()) == {pid, int(ids[3])}
     searcher = Searcher(repo, _Embedder(), index, settings, build="never")
     assert searcher.prepare_ranking() and searcher.space_ready
+
+
+def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from photofind.store.db import _alembic_config, current_revision, head_revision
+
+    db = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    assert "ranking_transforms" not in inspect(engine).get_table_names()
+    engine.dispose()
+    engine = open_database(db, tmp_path / "backups")
+    assert current_revision(engine) == head_revision() == "0002"
+    repo = Repository(engine)
+    assert repo.ranking_transform(MODEL, TRANSFORM_KIND) is None
+    v1 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 10, b"a")
+    v2 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 20, b"b")
+    v3 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 40, b"c")
+    assert v1 < v2 < v3 and repo.ranking_transform(MODEL, TRANSFORM_KIND) == (v3, 1, 40, b"c")
+    with engine.connect() as conn:  # only the newest two are kept
+        assert conn.exec_driver_sql("select count(*) from ranking_transforms").scalar() == 2
+    engine.dispose()
