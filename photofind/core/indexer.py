@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from photofind.core.index_plan import (
     build_plan,
 )
 from photofind.core.vector_index import VectorIndex
-from photofind.store.repository import FolderRow, Repository
+from photofind.store.repository import FolderRow, LibraryWriter, Repository
 from photofind.store.schema import STATUS_OK, STATUS_SKIPPED
 
 logger = logging.getLogger(__name__)
@@ -316,14 +317,7 @@ class Indexer:
                     report.skipped.append((p.stat.path, item.skip_reason or VANISHED_REASON))
                     continue
                 if item.copy_of is not None:
-                    photo_id = w.upsert_photo(
-                        folder_id=p.folder_id,
-                        path=p.stat.path,
-                        size=p.stat.size,
-                        mtime_ns=p.stat.mtime_ns,
-                        fingerprint=item.fingerprint,
-                        status=STATUS_OK,
-                    )
+                    photo_id = _record(w, item, STATUS_OK)
                     vec = w.copy_photo_content(item.copy_of, photo_id, model_id)
                     if vec is not None:
                         added_ids.append(photo_id)
@@ -331,29 +325,12 @@ class Indexer:
                     report.copied += 1
                     continue
                 if item.skip_reason is not None:
-                    photo_id = w.upsert_photo(
-                        folder_id=p.folder_id,
-                        path=p.stat.path,
-                        size=p.stat.size,
-                        mtime_ns=p.stat.mtime_ns,
-                        fingerprint=item.fingerprint,
-                        status=STATUS_SKIPPED,
-                        skip_reason=item.skip_reason,
-                    )
+                    photo_id = _record(w, item, STATUS_SKIPPED, skip_reason=item.skip_reason)
                     w.drop_embeddings(photo_id)
                     removed_ids.append(photo_id)
                     report.skipped.append((p.stat.path, item.skip_reason))
                     continue
-                photo_id = w.upsert_photo(
-                    folder_id=p.folder_id,
-                    path=p.stat.path,
-                    size=p.stat.size,
-                    mtime_ns=p.stat.mtime_ns,
-                    fingerprint=item.fingerprint,
-                    status=STATUS_OK,
-                    width=item.width,
-                    height=item.height,
-                )
+                photo_id = _record(w, item, STATUS_OK, width=item.width, height=item.height)
                 if p.content_changed:
                     w.drop_embeddings(photo_id)  # vectors of other models are stale too
                 w.put_embedding(photo_id, model_id, vectors[pos])
@@ -392,3 +369,17 @@ class Indexer:
             # shuffled rebuild at the end of a large run restores it (1.00).
             self.index.compact()
         self.index.save(str(self.repo.generation()))
+
+
+def _record(w: LibraryWriter, item: DecodedFile, status: str, **facts: Any) -> int:
+    """Insert or update the row of a processed file as the scan saw it; returns its id."""
+    p = item.planned
+    return w.upsert_photo(
+        folder_id=p.folder_id,
+        path=p.stat.path,
+        size=p.stat.size,
+        mtime_ns=p.stat.mtime_ns,
+        fingerprint=item.fingerprint,
+        status=status,
+        **facts,
+    )
