@@ -1,6 +1,13 @@
 """Retrieval quality of the app's own pipeline on the shared benchmark sets.
 
-    python bench/quality.py [DATASET_DIR ...] [--model NAME ...] [--resize center_crop|squash|both] [--json]
+    python bench/quality.py [DATASET_DIR ...] [--sizes 224,320] [--stages all|default] [--json]
+    python bench/quality.py --models [--model NAME ...] [--resize center_crop|squash|both]
+
+Default: the ranking stage table (issue #6). Each set is indexed once per input size; every
+row of ``STAGES`` is a ``Searcher`` with those ``RankingSettings`` over the same library; columns
+Corel P@10, Corel mAP, UKBench N-S and the p95 query time; the default row is checked against
+``RANKING_BARS`` (exit 1 when one fails at 224 px). ``--models`` prints the table below instead
+(plain cosine).
 
 For each set (default: ``<repo>/../shared/data/corel1k`` and ``ukbench1000``) and each model /
 preprocessing variant, the app's ``Indexer`` indexes the set's ``images/`` folder into a temp
