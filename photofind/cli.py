@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="query image file(s); several make one query (mean)")
     p.add_argument("-k", "--top", type=int, default=20, help="how many results (default 20)")
     p.add_argument("--json", action="store_true", help='print {"query", "model", "hits": [...]}')
+    p.add_argument(
+        "--ranking", choices=("default", "plain"), default="default",
+        help="default: library PCA + neighbour augmentation + query expansion; plain: cosine only",
+    )
+    p.add_argument("--no-pca", action="store_true", help="switch off the library-learned PCA")
+    p.add_argument("--no-dba", action="store_true", help="switch off neighbour augmentation (DBA)")
+    p.add_argument("--no-qe", action="store_true", help="switch off query expansion")
+    p.add_argument("--diffusion", action="store_true", help="add kNN-graph diffusion re-ranking")
 
     p = sub.add_parser("folders", parents=[common], help="list, add or remove library folders")
     p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
@@ -196,6 +204,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             cancel.set()
             raise
+        # Build (or catch up) the ranking index now, while we hold the writer lock: a CLI
+        # search is a short process that could not wait for a background build.
+        lib.searcher(build="never").prepare_ranking()
     if args.json:
         _json(
             {
@@ -233,7 +244,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     lib = _open(args)
-    searcher = lib.searcher()
+    searcher = lib.searcher(ranking_settings(args))
     hits = searcher.search_image(args.images, k=args.top)
     if args.json:
         query = args.images[0] if len(args.images) == 1 else args.images
@@ -244,6 +255,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:3d}  {hit.score:.4f}  {hit.path}")
     return EXIT_OK
+
+
+def ranking_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The ``RankingSettings`` the search flags ask for."""
+    from dataclasses import replace
+
+    from photofind.core.ranking import RankingSettings
+
+    if args.ranking == "plain":
+        return RankingSettings.plain()
+    return replace(
+        RankingSettings(),
+        pca=not args.no_pca,
+        dba=not args.no_dba,
+        query_expansion=not args.no_qe,
+        diffusion=args.diffusion,
+    )
 
 
 def cmd_folders(args: argparse.Namespace) -> int:

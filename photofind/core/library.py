@@ -25,6 +25,7 @@ from photofind.core.indexer import Indexer
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
 from photofind.core.scanner import storable_path
+from photofind.core.ranking import RankingSettings
 from photofind.core.search import Searcher
 from photofind.core.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
@@ -101,8 +102,9 @@ class Library:
     def indexer(self, **options: object) -> Indexer:
         return Indexer(self.repo, self.embedder, self.vector_index, **options)  # type: ignore[arg-type]
 
-    def searcher(self) -> Searcher:
-        return Searcher(self.repo, self.embedder, self.vector_index)
+    def searcher(self, settings: RankingSettings | None = None, build: str = "auto") -> Searcher:
+        """A searcher over the current model; ``settings`` switch ranking stages (default: all)."""
+        return Searcher(self.repo, self.embedder, self.vector_index, settings, build=build)
 
     @contextmanager
     def writing(self, timeout: float = 0.0) -> Iterator[None]:

@@ -166,3 +166,14 @@ def test_no_command_opens_the_app_and_smoke_test_exits_cleanly(tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ranking_stages_can_be_switched_from_the_command_line(corel_library: Path, corel_dir: Path) -> None:
+    query = str(corel_dir / "images" / "405.jpg")
+    for flags in ([], ["--ranking", "plain"], ["--no-qe", "--no-dba"], ["--diffusion"]):
+        hits = as_json(photofind(corel_library, "search", query, "-k", "10", "--json", *flags))["hits"]
+        assert hits[0]["path"] == query and hits[0]["score"] >= 0.99, flags
+        scores = [h["score"] for h in hits]
+        assert scores == sorted(scores, reverse=True), flags
+    proc = photofind(corel_library, "search", query, "--ranking", "best", check=False)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
