@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -439,3 +440,24 @@ def test_stale_file_is_rebuilt_when_changes_do_not_explain_the_library(tmp_path:
     idx2 = VectorIndex(tmp_path / "n.hnsw", dim)
     idx2.open(lambda: (ids, vecs), "1")
     assert VectorIndex(tmp_path / "n.hnsw", dim).open(lambda: (ids, vecs), "9", lambda t: None).startswith("rebuilt")
+
+
+def test_saving_an_unchanged_state_again_writes_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    dim = 8
+    vecs = _unit_rows(30, dim, 7)
+    ids = np.arange(1, 31, dtype=np.int64)
+    idx = VectorIndex(tmp_path / "m.hnsw", dim)
+    idx.open(lambda: (ids, vecs), "1")
+    replaced: list[str] = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append(str(b)), real_replace(a, b)))
+    idx.save("1")  # just loaded/rebuilt and saved at "1": nothing to write
+    assert replaced == []
+    idx.save("2")  # same contents, new library state: the sidecar must say so
+    assert replaced
+    replaced.clear()
+    idx.remove(np.array([5]))
+    idx.save("2")  # contents changed: written again
+    assert replaced
+    reopened = VectorIndex(tmp_path / "m.hnsw", dim)
+    assert reopened.open(lambda: (ids, vecs), "2") == "loaded" and not reopened.contains(5)
