@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -71,7 +70,6 @@ class Library:
         self.model_name = model or DEFAULT_MODEL
         self.device = device
         self.threads = threads
-        self._index_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lazy parts
     @cached_property

@@ -10,7 +10,6 @@ import pytest
 import photofind.store.db as db_module
 from photofind.store.db import (
     DatabaseError,
-    backup_database,
     check_integrity,
     current_revision,
     head_revision,
