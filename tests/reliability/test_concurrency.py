@@ -43,8 +43,11 @@ def _embedded(data: Path) -> int:
 
 
 def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path, corel_dir: Path) -> None:
+    # Enough photos that the first run is still going after the second index and a search
+    # (each a process start, ~1-2 s): at ~70 photos/s, 200 photos were too few on a quiet CI.
+    n = 600
     photos = tmp_path / "photos"
-    copy_corel(corel_dir, photos, range(200))
+    copy_corel(corel_dir, photos, range(n))
     before = snapshot(photos)
     data = tmp_path / "data"
     first = subprocess.Popen(
@@ -69,13 +72,13 @@ def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path, 
     finally:
         first.kill()
     assert first.returncode == 0 and "Traceback" not in err, err
-    assert as_json(subprocess.CompletedProcess([], 0, out, err))["added"] == 200
+    assert as_json(subprocess.CompletedProcess([], 0, out, err))["added"] == n
 
     lib = Library(get_paths(data), device="cpu")
     try:
         db_ids = set(lib.repo.embedded_ids(lib.model_info.model_id).tolist())
-        assert len(db_ids) == 200 and set(lib.vector_index.ids().tolist()) == db_ids
+        assert len(db_ids) == n and set(lib.vector_index.ids().tolist()) == db_ids
     finally:
         lib.close()
-    assert as_json(photofind(data, "index", "--json"))["unchanged"] == 200  # now free again
+    assert as_json(photofind(data, "index", "--json"))["unchanged"] == n  # now free again
     assert_untouched(before, snapshot(photos))
