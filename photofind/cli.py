@@ -199,11 +199,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         from photofind.progress import ProgressBar
 
         progress = None if args.json else ProgressBar()
+        upgrade = lib.upgrade_state()
+        if upgrade.in_progress and not args.json:
+            print(
+                f"Upgrading the library to the improved image descriptor: {upgrade.backlog} photos "
+                "to re-embed (searches use the previous one until this is done)."
+            )
         try:
             report = lib.indexer(batch_size=args.batch_size).run(targets, progress, cancel)
         except KeyboardInterrupt:
             cancel.set()
             raise
+        if not report.cancelled:
+            lib.retire_previous_models()
         # Build (or catch up) the ranking index now, while we hold the writer lock: a CLI
         # search is a short process that could not wait for a background build.
         lib.searcher(build="never").prepare_ranking()
@@ -248,10 +256,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = searcher.search_image(args.images, k=args.top)
     if args.json:
         query = args.images[0] if len(args.images) == 1 else args.images
-        _json({"query": query, "model": lib.model_info.model_id, "hits": [h.to_dict() for h in hits]})
+        _json({"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]})
         return EXIT_OK
     if not hits:
-        print("No photos in the library yet (photofind index FOLDER)." if len(lib.vector_index) == 0 else "No matches.")
+        print("No photos in the library yet (photofind index FOLDER)." if len(searcher.index) == 0 else "No matches.")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:3d}  {hit.score:.4f}  {hit.path}")
     return EXIT_OK
@@ -318,6 +326,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "index_file": str(index_file),
         "index_bytes": index_file.stat().st_size if index_file.exists() else 0,
         "db_bytes": lib.paths.db_path.stat().st_size,
+        "searching_with": lib.search_model_id,
+        "upgrade_backlog": lib.upgrade_state().backlog,
     }
     if args.json:
         _json(data)
@@ -326,6 +336,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"Folders:    {stats.folders} ({stats.folders_offline} offline)")
     print(f"Photos:     {stats.photos} ({stats.offline_photos} offline)")
     print(f"Embedded:   {stats.embedded} with {info.model_id}")
+    if data["upgrade_backlog"]:
+        print(
+            f"Upgrading:  {data['upgrade_backlog']} photos still to re-embed (photofind index); "
+            f"searching with {data['searching_with']} until then"
+        )
     print(f"Skipped:    {stats.skipped}")
     for reason, n in stats.skip_reasons.items():
         print(f"  {n:6d}  {reason}")

@@ -23,9 +23,10 @@ from photofind.core.embedder import OnnxEmbedder
 from photofind.core.indexer import Indexer
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
-from photofind.core.scanner import storable_path
 from photofind.core.ranking import RankingSettings
+from photofind.core.scanner import storable_path
 from photofind.core.search import Searcher
+from photofind.core.upgrade import UpgradeState, retire_previous, upgrade_state
 from photofind.core.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
@@ -70,6 +71,11 @@ class Library:
         self.model_name = model or DEFAULT_MODEL
         self.device = device
         self.threads = threads
+        #: The ranking stages searches use unless a caller passes its own (the GUI's Ranking
+        #: menu sets this).
+        self.ranking = RankingSettings()
+        self._upgrade: tuple[int, UpgradeState] | None = None
+        self._previous: tuple[str, OnnxEmbedder, VectorIndex] | None = None
 
     # ------------------------------------------------------------------ lazy parts
     @cached_property
@@ -101,8 +107,55 @@ class Library:
         return Indexer(self.repo, self.embedder, self.vector_index, **options)  # type: ignore[arg-type]
 
     def searcher(self, settings: RankingSettings | None = None, build: str = "auto") -> Searcher:
-        """A searcher over the current model; ``settings`` switch ranking stages (default: all)."""
-        return Searcher(self.repo, self.embedder, self.vector_index, settings, build=build)
+        """A searcher over the library's vectors; ``settings`` switch ranking stages (default:
+        all). While the library moves to a new variant of its model, the previous variant's
+        complete vectors are searched (``core/upgrade.py``)."""
+        settings = settings or self.ranking
+        previous = self.upgrade_state().previous
+        if previous is None:
+            return Searcher(self.repo, self.embedder, self.vector_index, settings, build=build)
+        embedder, index = self._previous_parts(previous)
+        return Searcher(self.repo, embedder, index, settings, build=build)
+
+    def upgrade_state(self) -> UpgradeState:
+        """How far the move to the current model variant is (re-checked when the library changes)."""
+        generation = self.repo.generation()
+        if self._upgrade is None or self._upgrade[0] != generation:
+            self._upgrade = (generation, upgrade_state(self.repo, self.model_info))
+        return self._upgrade[1]
+
+    @property
+    def search_model_id(self) -> str:
+        """The model id whose vectors searches use now."""
+        previous = self.upgrade_state().previous
+        return (previous or self.model_info).model_id
+
+    def retire_previous_models(self) -> list[str]:
+        """After an index run (writer lock held): drop previous model variants now covered."""
+        if self.read_only:
+            return []
+        try:
+            retired = retire_previous(self.repo, self.model_info, self.index_path)
+        except Exception:
+            logger.exception("could not remove the previous model's vectors; will retry next run")
+            return []
+        if retired:
+            self._upgrade = None
+            self._previous = None
+        return retired
+
+    def _previous_parts(self, info: ModelInfo) -> tuple[OnnxEmbedder, VectorIndex]:
+        """The embedder and index of a previous model variant (same ONNX file), made once."""
+        if self._previous is None or self._previous[0] != info.model_id:
+            index = VectorIndex(self.index_path(info.model_id), info.dim)
+            index.open(
+                lambda: self.repo.embeddings_for(info.model_id, info.dim),
+                str(self.repo.generation()),
+                lambda token: self.repo.embedding_changes(info.model_id, info.dim, token),
+            )
+            embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
+            self._previous = (info.model_id, embedder, index)
+        return self._previous[1], self._previous[2]
 
     @contextmanager
     def writing(self, timeout: float = 0.0) -> Iterator[None]:

@@ -260,6 +260,8 @@ class IndexWorker(QObject):
             report: IndexReport = self.library.indexer().run(
                 rows, on_progress=self.progress.emit, cancel=cancel, pause=self._pause
             )
+            if not report.cancelled:
+                self.library.retire_previous_models()
         finally:
             with self._lock:
                 interrupted = self._interrupted_for

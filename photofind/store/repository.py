@@ -15,8 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 
+from photofind.store.blobs import GENERATION_KEY, blob_to_vector
+from photofind.store.blobs import chunks as _chunks
 from photofind.store.schema import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -26,9 +37,7 @@ from photofind.store.schema import (
     photos,
     ranking_transforms,
 )
-
-GENERATION_KEY = "generation"
-_CHUNK = 500  # SQLite's bound-parameter limit is generous, but keep IN-lists modest.
+from photofind.store.writer import LibraryWriter
 
 
 @dataclass(frozen=True)
@@ -68,11 +77,6 @@ class LibraryStats:
     skipped: int
     offline_photos: int
     skip_reasons: dict[str, int]
-
-
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _photo_columns():  # type: ignore[no-untyped-def]
@@ -119,17 +123,6 @@ def _embedded_flag(model_id: str | None):  # type: ignore[no-untyped-def]
     return case((exists, 1), else_=0).label("embedded")
 
 
-def vector_to_blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
-
-
-def blob_to_vector(blob: bytes, dim: int) -> np.ndarray:
-    vec = np.frombuffer(blob, dtype="<f4")
-    if vec.shape[0] != dim:
-        raise ValueError(f"stored vector has {vec.shape[0]} values, expected {dim}")
-    return vec.astype(np.float32, copy=False)
-
-
 class Repository:
     """All reads and writes of the library database."""
 
@@ -138,7 +131,7 @@ class Repository:
 
     # ------------------------------------------------------------------ writes
     @contextmanager
-    def write(self) -> Iterator["LibraryWriter"]:
+    def write(self) -> Iterator[LibraryWriter]:
         """One transaction; the library generation advances when it commits."""
         with self.engine.begin() as conn:
             writer = LibraryWriter(conn)
@@ -322,6 +315,34 @@ class Repository:
         with self.engine.connect() as conn:
             return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
 
+    def embedding_count(self, model_id: str) -> int:
+        query = select(func.count()).select_from(embeddings).where(embeddings.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def upgrade_backlog(self, old_model_id: str, new_model_id: str) -> int:
+        """Photos with a vector of ``old_model_id`` but none of ``new_model_id`` that an index
+        run can re-embed now (status ok, folder online)."""
+        new = embeddings.alias("new_embeddings")
+        query = (
+            select(func.count())
+            .select_from(
+                embeddings.join(photos, photos.c.id == embeddings.c.photo_id).join(
+                    folders, folders.c.id == photos.c.folder_id
+                )
+            )
+            .where(
+                embeddings.c.model_id == old_model_id,
+                photos.c.status == STATUS_OK,
+                folders.c.online.is_(True),
+                ~select(new.c.photo_id)
+                .where(and_(new.c.photo_id == photos.c.id, new.c.model_id == new_model_id))
+                .exists(),
+            )
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     # ------------------------------------------------------------------ state
     def generation(self) -> int:
         with self.engine.connect() as conn:
@@ -436,179 +457,6 @@ class Repository:
             old = old.order_by(t.c.id.desc()).offset(keep)
             conn.execute(delete(t).where(t.c.id.in_(old.scalar_subquery())))
         return int(version)
-
-
-class LibraryWriter:
-    """Write operations inside one transaction (see ``Repository.write``)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.changed = False
-        self._generation: int | None = None
-
-    @property
-    def next_generation(self) -> int:
-        """The generation this transaction will commit as (stamped on the rows it writes)."""
-        if self._generation is None:
-            value = self.conn.execute(
-                select(meta.c.value).where(meta.c.key == GENERATION_KEY)
-            ).scalar()
-            self._generation = (int(value) if value is not None else 0) + 1
-        return self._generation
-
-    def bump_generation(self) -> None:
-        value = str(self.next_generation)
-        updated = self.conn.execute(
-            update(meta).where(meta.c.key == GENERATION_KEY).values(value=value)
-        ).rowcount
-        if not updated:
-            self.conn.execute(insert(meta).values(key=GENERATION_KEY, value=value))
-
-    # ------------------------------------------------------------------ folders
-    def add_folder(self, path: str) -> int:
-        existing = self.conn.execute(select(folders.c.id).where(folders.c.path == path)).scalar()
-        if existing is not None:
-            return int(existing)
-        self.changed = True
-        return int(
-            self.conn.execute(
-                insert(folders).values(path=path, added_at=time.time(), online=True)
-            ).inserted_primary_key[0]
-        )
-
-    def absorb_folder(self, child_id: int, parent_id: int) -> None:
-        """A folder added above an existing one takes over its photos (no re-indexing)."""
-        self.changed = True
-        self.conn.execute(update(photos).where(photos.c.folder_id == child_id).values(folder_id=parent_id))
-        self.conn.execute(delete(folders).where(folders.c.id == child_id))
-
-    def remove_folder(self, folder_id: int) -> list[int]:
-        """Forget a folder and its photos (the files on disk are not touched)."""
-        ids = [r[0] for r in self.conn.execute(select(photos.c.id).where(photos.c.folder_id == folder_id))]
-        self.delete_photos(ids)
-        self.conn.execute(delete(folders).where(folders.c.id == folder_id))
-        self.changed = True
-        return ids
-
-    def set_folder_state(
-        self, folder_id: int, *, online: bool, error: str | None = None, scanned: bool = False
-    ) -> None:
-        values: dict[str, object] = {"online": online, "last_error": error}
-        if scanned:
-            values["last_scan_at"] = time.time()
-        self.conn.execute(update(folders).where(folders.c.id == folder_id).values(**values))
-
-    # ------------------------------------------------------------------ photos
-    def upsert_photo(
-        self,
-        *,
-        folder_id: int,
-        path: str,
-        size: int,
-        mtime_ns: int,
-        fingerprint: str | None,
-        status: str,
-        width: int | None = None,
-        height: int | None = None,
-        skip_reason: str | None = None,
-    ) -> int:
-        """Insert or update the row for ``path``; returns its id (stable across updates)."""
-        self.changed = True
-        now = time.time()
-        values = dict(
-            folder_id=folder_id,
-            size=size,
-            mtime_ns=mtime_ns,
-            fingerprint=fingerprint,
-            status=status,
-            width=width,
-            height=height,
-            skip_reason=skip_reason,
-            updated_at=now,
-        )
-        existing = self.conn.execute(select(photos.c.id).where(photos.c.path == path)).scalar()
-        if existing is not None:
-            self.conn.execute(update(photos).where(photos.c.id == existing).values(**values))
-            return int(existing)
-        result = self.conn.execute(insert(photos).values(path=path, added_at=now, **values))
-        return int(result.inserted_primary_key[0])
-
-    def move_photo(self, photo_id: int, *, folder_id: int, path: str, size: int, mtime_ns: int) -> None:
-        """Re-point a photo that was moved or renamed; its embeddings stay valid."""
-        self.changed = True
-        self.conn.execute(
-            update(photos)
-            .where(photos.c.id == photo_id)
-            .values(folder_id=folder_id, path=path, size=size, mtime_ns=mtime_ns, updated_at=time.time())
-        )
-
-    def delete_photos(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        self.changed = True
-        for chunk in _chunks(list(ids)):
-            self.conn.execute(delete(embeddings).where(embeddings.c.photo_id.in_(chunk)))
-            self.conn.execute(delete(photos).where(photos.c.id.in_(chunk)))
-
-    # ------------------------------------------------------------------ embeddings
-    def put_embedding(self, photo_id: int, model_id: str, vector: np.ndarray) -> None:
-        self.changed = True
-        blob = vector_to_blob(vector)
-        self.conn.execute(
-            delete(embeddings).where(
-                and_(embeddings.c.photo_id == photo_id, embeddings.c.model_id == model_id)
-            )
-        )
-        self.conn.execute(
-            insert(embeddings).values(
-                photo_id=photo_id,
-                model_id=model_id,
-                dim=int(vector.shape[-1]),
-                vector=blob,
-                generation=self.next_generation,
-            )
-        )
-
-    def drop_embeddings(self, photo_id: int) -> None:
-        """A photo whose content changed loses its vectors of every model until re-embedded."""
-        self.changed = True
-        self.conn.execute(delete(embeddings).where(embeddings.c.photo_id == photo_id))
-
-    def copy_photo_content(self, source_id: int, target_id: int, model_id: str) -> np.ndarray | None:
-        """A byte-identical copy of a known photo takes its dimensions and vectors, no decode.
-
-        Returns the copied vector of ``model_id`` (None if the source had none after all).
-        """
-        self.changed = True
-        source = self.conn.execute(
-            select(photos.c.width, photos.c.height).where(photos.c.id == source_id)
-        ).first()
-        if source is not None:
-            self.conn.execute(
-                update(photos)
-                .where(photos.c.id == target_id)
-                .values(width=source.width, height=source.height)
-            )
-        rows = self.conn.execute(
-            select(embeddings.c.model_id, embeddings.c.dim, embeddings.c.vector).where(
-                embeddings.c.photo_id == source_id
-            )
-        ).all()
-        self.conn.execute(delete(embeddings).where(embeddings.c.photo_id == target_id))
-        wanted: np.ndarray | None = None
-        for r in rows:
-            if r.model_id == model_id:
-                wanted = blob_to_vector(r.vector, r.dim)
-            self.conn.execute(
-                insert(embeddings).values(
-                    photo_id=target_id,
-                    model_id=r.model_id,
-                    dim=r.dim,
-                    vector=r.vector,
-                    generation=self.next_generation,
-                )
-            )
-        return wanted
 
 
 def normalise_folder_path(path: str | Path) -> str:

@@ -48,8 +48,17 @@ BUILTIN_NAMES = (DEFAULT_MODEL, "opennsfw")
 #: Folder of pre-converted models shipped with a packaged app (overrides the frozen default).
 ENV_BUNDLED_MODELS = "PHOTOFIND_BUNDLED_MODELS"
 BUNDLE_MANIFEST = "manifest.json"
+#: The default model's input: shorter side to 288 px, central 288 x 288 square. The weights were
+#: trained at 224, but the network is fully convolutional and sees more detail at 288: with the
+#: default ranking, Corel P@10 0.9765 -> 0.9849, mAP 0.9615 -> 0.9683 and UKBench N-S 3.988 ->
+#: 3.991 at ~1.5x the cost per photo (``bench/README.md``).
 LITE0_PREPROCESS = PreprocessSpec(
-    size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)
+    size=288, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)
+)
+#: Earlier inputs of the default model, newest first. Libraries embedded with one of them keep
+#: searching it while their photos are re-embedded with ``LITE0_PREPROCESS`` (``core/upgrade.py``).
+LITE0_PREVIOUS_PREPROCESS = (
+    PreprocessSpec(size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)),
 )
 
 
@@ -409,6 +418,23 @@ def _resolve_builtin(b: _BuiltIn, models_dir: Path) -> ModelInfo:
         input_name=b.input_name,
         output_name=b.output_name,
     )
+
+
+def previous_variants(info: ModelInfo) -> list[ModelInfo]:
+    """Earlier preprocessing variants of the same model and weights, newest first.
+
+    Their embeddings may still be in a library made by an older photofind; they run the same
+    ONNX file, so they can embed queries while the library is being upgraded.
+    """
+    if info.name != DEFAULT_MODEL or info.model_id.count(":") != 3:
+        return []
+    stem = info.model_id.rsplit(":", 1)[0]
+    return [
+        dataclasses.replace(
+            info, model_id=f"{stem}:{spec_hash(spec, info.output_name)}", preprocess=spec
+        )
+        for spec in LITE0_PREVIOUS_PREPROCESS
+    ]
 
 
 def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> ModelInfo:

@@ -1,0 +1,97 @@
+"""A library made with the previous input size (224 px) moves to the current one (288 px).
+
+The old library is made the way photofind 0.1 made it: the same model and ONNX file, embedded
+with the previous preprocessing, so its vectors carry the previous model id. Then the current
+photofind takes over through its command line: searches keep using the complete old vectors
+while the photos are re-embedded (also after an interrupted run), and once every photo has a new
+vector the old vectors and index files are removed and searches use the new ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from photofind.config import get_paths
+from photofind.core.indexer import Progress
+from photofind.core.library import Library
+from photofind.core.models.registry import previous_variants
+from tests.e2e.test_cli import as_json, photofind
+
+pytestmark = pytest.mark.slow
+
+N_PHOTOS = 40
+
+
+@pytest.fixture()
+def old_library(tmp_path: Path, corel_dir: Path) -> tuple[Path, Path, str]:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in sorted((corel_dir / "images").glob("*.jpg"))[::25][:N_PHOTOS]:
+        shutil.copy2(src, photos / src.name)
+    data = tmp_path / "data"
+    lib = Library(get_paths(data))
+    current = lib.model_info
+    (old,) = previous_variants(current)
+    assert old.preprocess.size == 224 and current.preprocess.size == 288
+    assert old.onnx_path == current.onnx_path and old.model_id != current.model_id
+    old_lib = Library(get_paths(data))
+    old_lib.__dict__["model_info"] = old  # what photofind 0.1 resolved the default model to
+    with old_lib.writing():
+        folder = old_lib.add_folder(photos)
+        report = old_lib.indexer().run([folder])
+    assert report.embedded == N_PHOTOS
+    old_lib.searcher(build="never").prepare_ranking()
+    old_lib.close()
+    lib.close()
+    return data, photos, old.model_id
+
+
+def test_search_keeps_working_through_an_upgrade(old_library: tuple[Path, Path, str]) -> None:
+    data, photos, old_id = old_library
+    query = sorted(photos.iterdir())[7]
+    index_dir = data / "index"
+    before = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in photos.iterdir()}
+    assert any(p.name.startswith(old_id.replace(":", "_")) for p in index_dir.iterdir())
+
+    stats = as_json(photofind(data, "stats", "--json"))
+    assert stats["upgrade_backlog"] == N_PHOTOS and stats["searching_with"] == old_id
+    assert stats["embedded"] == 0  # nothing has a vector of the current model yet
+    found = as_json(photofind(data, "search", str(query), "-k", str(N_PHOTOS), "--json"))
+    assert found["model"] == old_id
+    assert found["hits"][0]["path"] == str(query) and len(found["hits"]) == N_PHOTOS
+
+    # An index run stopped part-way (as by Cancel or Ctrl-C): searches still use the old vectors.
+    lib = Library(get_paths(data))
+    cancel = threading.Event()
+
+    def stop_after_first_batch(p: Progress) -> None:
+        if p.phase == "embedding" and p.done >= 8:
+            cancel.set()
+
+    with lib.writing():
+        report = lib.indexer(batch_size=8).run(None, stop_after_first_batch, cancel)
+    assert report.cancelled and 0 < report.embedded < N_PHOTOS
+    state = lib.upgrade_state()
+    assert state.in_progress and state.backlog == N_PHOTOS - report.embedded
+    hits = lib.searcher().search_image(query, k=N_PHOTOS)
+    assert hits[0].path == str(query) and len(hits) == N_PHOTOS
+    lib.close()
+
+    done = photofind(data, "index")
+    assert f"{N_PHOTOS - report.embedded} photos to re-embed" in done.stdout
+    stats = as_json(photofind(data, "stats", "--json"))
+    assert stats["upgrade_backlog"] == 0 and stats["searching_with"] == stats["model"] != old_id
+    assert stats["embedded"] == N_PHOTOS
+    found = as_json(photofind(data, "search", str(query), "-k", "5", "--json"))
+    assert found["model"] == stats["model"] and found["hits"][0]["path"] == str(query)
+    assert found["hits"][0]["score"] > 0.999
+
+    lib = Library(get_paths(data))
+    assert lib.repo.embedding_count(old_id) == 0
+    assert not any(p.name.startswith(old_id.replace(":", "_")) for p in index_dir.iterdir())
+    assert {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in photos.iterdir()} == before
+    lib.close()
