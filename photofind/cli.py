@@ -259,7 +259,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         _json({"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]})
         return EXIT_OK
     if not hits:
-        print("No photos in the library yet (photofind index FOLDER)." if len(searcher.index) == 0 else "No matches.")
+        print("No photos in the library yet (photofind index FOLDER)."
+            if lib.repo.embedding_count(searcher.embedder.model_id) == 0
+            else "No matches.")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:3d}  {hit.score:.4f}  {hit.path}")
     return EXIT_OK
@@ -312,7 +314,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     lib = _open(args)
     info = lib.model_info
     stats = lib.repo.stats(info.model_id)
-    index_file = lib.index_path(info.model_id)
+    # the file searches use: the newest ranking-space index, else the model's own
+    files = lib.index_files(lib.search_model_id)
+    ranked = [f for f in files if f != lib.index_path(lib.search_model_id)]
+    index_file = ranked[0] if ranked else lib.index_path(lib.search_model_id)
     data = {
         "data_dir": str(lib.paths.data_dir),
         "folders": stats.folders,
@@ -324,7 +329,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "offline_photos": stats.offline_photos,
         "model": info.model_id,
         "index_file": str(index_file),
-        "index_bytes": index_file.stat().st_size if index_file.exists() else 0,
+        "index_bytes": sum(f.stat().st_size for f in files),
         "db_bytes": lib.paths.db_path.stat().st_size,
         "searching_with": lib.search_model_id,
         "upgrade_backlog": lib.upgrade_state().backlog,

@@ -98,7 +98,7 @@ class Indexer:
         self,
         repo: Repository,
         embedder: Embedder,
-        index: VectorIndex | None,
+        index: VectorIndex | Callable[[], VectorIndex | None] | None,
         *,
         batch_size: int = 16,
         decode_workers: int | None = None,
@@ -108,7 +108,7 @@ class Indexer:
     ) -> None:
         self.repo = repo
         self.embedder = embedder
-        self.index = index
+        self._index = index
         self.batch_size = batch_size
         self.decode_workers = decode_workers or max(1, min(4, os.cpu_count() or 1))
         self.prefetch_batches = prefetch_batches
@@ -200,8 +200,9 @@ class Indexer:
                 report.skipped.append((bad.stat.path, BAD_NAME_REASON))
         report.moved = len(plan.moves)
         report.removed = len(plan.removed_ids)
-        if self.index is not None and plan.removed_ids:
-            self.index.remove(np.asarray(plan.removed_ids, dtype=np.int64))
+        index = self.index
+        if index is not None and plan.removed_ids:
+            index.remove(np.asarray(plan.removed_ids, dtype=np.int64))
 
     # ------------------------------------------------------------------ embed
     def _embed_all(
@@ -341,11 +342,12 @@ class Indexer:
                     report.added += 1
                 else:
                     report.updated += 1
-        if self.index is not None:
+        index = self.index
+        if index is not None:
             if removed_ids:
-                self.index.remove(np.asarray(removed_ids, dtype=np.int64))
+                index.remove(np.asarray(removed_ids, dtype=np.int64))
             if added_ids:
-                self.index.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
+                index.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
 
     def _check_vanished_folders(self, folders: Sequence[FolderRow], report: IndexReport) -> None:
         """A folder whose files vanished because the folder itself went away goes offline."""
@@ -360,15 +362,22 @@ class Indexer:
                 if folder.path not in report.offline_folders:
                     report.offline_folders.append(folder.path)
 
+    @property
+    def index(self) -> VectorIndex | None:
+        """The vector index to keep in step, if any; a function is asked each time, so an index
+        that another thread opens during the run is kept in step from then on."""
+        return self._index() if callable(self._index) else self._index
+
     def _save_index(self, final: bool = False) -> None:
-        if self.index is None:
+        index = self.index
+        if index is None:
             return
-        if final and self.index.rebuild_advised:
+        if final and index.rebuild_advised:
             # Vectors added batch by batch in folder order leave bursts of near-duplicates
             # poorly linked (recall@10 0.93 at 100k in bench/search.py --incremental); one
             # shuffled rebuild at the end of a large run restores it (1.00).
-            self.index.compact()
-        self.index.save(str(self.repo.generation()))
+            index.compact()
+        index.save(str(self.repo.generation()))
 
 
 def _record(w: LibraryWriter, item: DecodedFile, status: str, **facts: Any) -> int:

@@ -104,7 +104,29 @@ class Library:
 
     # ------------------------------------------------------------------ operations
     def indexer(self, **options: object) -> Indexer:
-        return Indexer(self.repo, self.embedder, self.vector_index, **options)  # type: ignore[arg-type]
+        """An index run. It keeps the model's own vector index up to date only when this process
+        has it open already; otherwise that file catches up from the library generation when a
+        search next needs it (a large library's searches use the ranking space's smaller index,
+        so the 1280-d one need never be loaded)."""
+        if self.needs_model_index():
+            self.vector_index  # noqa: B018 - searches use it: keep it in step during the run
+        return Indexer(self.repo, self.embedder, self._loaded_index, **options)  # type: ignore[arg-type]
+
+    def needs_model_index(self) -> bool:
+        """Whether searches use the model's own index: ranking without a learned space, or a
+        library still too small to learn one from."""
+        if not self.ranking.needs_space:
+            return True
+        return self.repo.embedding_count(self.model_info.model_id) < self.ranking.min_photos
+
+    def index_files(self, model_id: str) -> list[Path]:
+        """The HNSW files of ``model_id``: the model's own first, then ranking spaces."""
+        raw = self.index_path(model_id)
+        ranked = sorted(raw.parent.glob(f"{raw.stem}.*.hnsw"), key=lambda p: p.stat().st_mtime)
+        return [p for p in [raw, *reversed(ranked)] if p.exists()]
+
+    def _loaded_index(self) -> VectorIndex | None:
+        return self.__dict__.get("vector_index")
 
     def searcher(self, settings: RankingSettings | None = None, build: str = "auto") -> Searcher:
         """A searcher over the library's vectors; ``settings`` switch ranking stages (default:
@@ -113,7 +135,10 @@ class Library:
         settings = settings or self.ranking
         previous = self.upgrade_state().previous
         if previous is None:
-            return Searcher(self.repo, self.embedder, self.vector_index, settings, build=build)
+            return Searcher(
+                self.repo, self.embedder, lambda: self.vector_index, settings, build=build,
+                index_path=self.index_path(self.model_info.model_id),
+            )
         embedder, index = self._previous_parts(previous)
         return Searcher(self.repo, embedder, index, settings, build=build)
 
@@ -212,9 +237,10 @@ class Library:
         folder = self.find_folder(path)
         with self.repo.write() as w:
             ids = w.remove_folder(folder.id)
-        if ids:
-            self.vector_index.remove(np.asarray(ids, dtype=np.int64))
-            self.vector_index.save(str(self.repo.generation()))
+        index = self._loaded_index()
+        if ids and index is not None:  # else the file catches up when it is next opened
+            index.remove(np.asarray(ids, dtype=np.int64))
+            index.save(str(self.repo.generation()))
         return len(ids)
 
     def find_folder(self, path: str | os.PathLike[str]) -> FolderRow:

@@ -18,8 +18,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -80,31 +81,52 @@ class Searcher:
         self,
         repo: Repository,
         embedder: Embedder,
-        index: VectorIndex,
+        index: VectorIndex | Callable[[], VectorIndex],
         settings: RankingSettings | None = None,
         *,
         build: str = "auto",
+        index_path: Path | None = None,
     ) -> None:
         """``build``: when to build the ranking space if it isn't yet: ``"background"`` (a daemon
         thread; searches use the plain index until it is ready), ``"now"`` (blocks), ``"auto"``
         (now for libraries up to ``BUILD_NOW_MAX`` photos, else background),
         ``"never"``. A large library whose space was saved before is loaded at once under
         ``"auto"`` too. The space is shared by every Searcher of the same index and settings (the
-        GUI makes one Searcher per query), so it is built once per process."""
+        GUI makes one Searcher per query), so it is built once per process.
+
+        ``index`` is the model's own (raw) vector index, or a function that opens it together
+        with its ``index_path``: then it is opened only when a search needs it (no ranking space
+        yet, or plain cosine), which keeps a large library's 1280-d index out of memory."""
         self.repo = repo
         self.embedder = embedder
-        self.index = index
+        if isinstance(index, VectorIndex):
+            self._index: VectorIndex | None = index
+            self._open_index: Callable[[], VectorIndex] | None = None
+            self._index_path = index.path
+        else:
+            if index_path is None:
+                raise ValueError("index_path is needed when the index is opened on demand")
+            self._index, self._open_index, self._index_path = None, index, Path(index_path)
         self.settings = settings or RankingSettings()
-        key = (str(index.path), embedder.model_id, self.settings)
+        key = (str(self._index_path), embedder.model_id, self.settings)
         with _SLOTS_LOCK:
             self._slot = _SLOTS.setdefault(key, _SpaceSlot())
         if self.settings.needs_space and build != "never" and self._slot.space is None:
-            if build == "now" or (build == "auto" and len(index) <= BUILD_NOW_MAX):
+            small = repo.embedding_count(embedder.model_id) <= BUILD_NOW_MAX
+            if build == "now" or (build == "auto" and small):
                 self._build_space()
             elif build == "auto" and self._build_space(allow_rebuild=False):
                 pass  # a large library whose ranking space was saved earlier: loaded
             else:
                 self.rebuild_space_in_background()
+
+    @property
+    def index(self) -> VectorIndex:
+        """The model's own vector index (opened on first use when given as a function)."""
+        if self._index is None:
+            assert self._open_index is not None
+            self._index = self._open_index()
+        return self._index
 
     # ------------------------------------------------------------------ ranking space
     @property
@@ -142,7 +164,7 @@ class Searcher:
         with self._slot.build_lock:
             try:
                 space = RankedSpace(
-                    self.repo, self.embedder.model_id, self.embedder.dim, self.index.path, self.settings
+                    self.repo, self.embedder.model_id, self.embedder.dim, self._index_path, self.settings
                 )
                 if space.build(allow_rebuild=allow_rebuild):
                     self._slot.space = space
@@ -184,7 +206,7 @@ class Searcher:
         if space is not None and space.index is not None and space.index.contains(photo_id):
             # its stored (augmented) vector in the ranking space: what the library knows of it
             q = vectors_of(space.index, np.array([photo_id]))[0]
-            return self._search(q, space.index, k, {photo_id}, self._raw_vector_of(photo_id))
+            return self._search(q, space.index, k, {photo_id}, self._raw_vector_of(photo_id), in_space=True)
         vector = self.repo.embedding(photo_id, self.embedder.model_id)
         if vector is None:
             raise LookupError(f"photo {photo_id} has no embedding for {self.embedder.model_id}")
@@ -197,11 +219,12 @@ class Searcher:
         space = self._current_space()
         raw = _unit(vector)
         if space is not None and space.index is not None:
-            return self._search(space.project(vector), space.index, k, exclude_ids or set(), raw)
-        return self._search(raw, self.index, k, exclude_ids or set(), raw)
+            return self._search(space.project(vector), space.index, k, exclude_ids or set(), raw, in_space=True)
+        return self._search(raw, self.index, k, exclude_ids or set(), raw, in_space=False)
 
     def _search(
-        self, q: np.ndarray, index: VectorIndex, k: int, exclude: set[int], raw_query: np.ndarray | None
+        self, q: np.ndarray, index: VectorIndex, k: int, exclude: set[int], raw_query: np.ndarray | None,
+        *, in_space: bool,
     ) -> list[Hit]:
         """Rank in ``index``'s space with query ``q``; scores shown are model similarities.
 
@@ -236,8 +259,9 @@ class Searcher:
             if len(hits) >= k or want >= available:
                 break
             want = min(available, want * 2)
-        hits = hits[:k]
-        if raw_query is not None and (index is not self.index or s.query_expansion or s.diffusion):
+        if raw_query is not None and (in_space or s.query_expansion or s.diffusion):
+            # every candidate, not only the first k: a copy of the query that the ranking
+            # stages put below the cut must still come first
             hits = self._model_scores(hits, raw_query)
         logger.debug("search: %d hits in %.1f ms", min(k, len(hits)), (time.perf_counter() - started) * 1e3)
         return hits[:k]

@@ -38,7 +38,10 @@ def ensure_loaded(library: Library) -> None:
     """
     with _load_lock:
         library.embedder  # noqa: B018 - builds the ONNX session
-        library.vector_index  # noqa: B018 - opens (or rebuilds) the HNSW file
+        if library.needs_model_index():
+            # Small libraries are searched in the model's own index (no ranking space yet);
+            # large ones never need it in memory (``Library.indexer``).
+            library.vector_index  # noqa: B018 - opens (or rebuilds) the HNSW file
 
 
 @dataclass
