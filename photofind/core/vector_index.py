@@ -4,7 +4,8 @@ One ``VectorIndex`` owns one index file plus a JSON sidecar (``<path>.json``) th
 settings, the library state the file was built from (``state_token``), and the size and xxhash
 of the file bytes. ``open()`` loads the file only when all of that matches, and checks the hash
 *before* handing the file to hnswlib: a malformed file can crash hnswlib natively
-(nmslib/hnswlib #295), so anything doubtful is rebuilt from the database instead.
+(nmslib/hnswlib #295), so anything doubtful is rebuilt from the database instead. The files are
+written crash-safely with ``atomic_files`` (temp file, fsync, ``os.replace``, sidecar last).
 
 hnswlib is not safe for searching while inserting (nmslib/hnswlib #562), so every call into the
 live ``hnswlib.Index`` happens under one ``RLock`` (``_lock``). Writers (add, remove, rebuild,
@@ -27,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,14 +35,18 @@ from typing import Any
 
 import hnswlib
 import numpy as np
-import xxhash
+
+# Bound to these module names so a test can swap ``_atomic_write_bytes`` here to stage a crash.
+from photofind.core.atomic_files import atomic_write_bytes as _atomic_write_bytes
+from photofind.core.atomic_files import file_hash as _file_hash
+from photofind.core.atomic_files import fsync_dir as _fsync_dir
+from photofind.core.atomic_files import temp_path as _temp_path
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _MIN_CAPACITY = 1024
 _GROWTH = 1.5
-_HASH_CHUNK = 1 << 20
 _ADVISE_REBUILD_MIN = 10_000
 _SPACES = ("cosine", "ip")  # both report distance = 1 - dot, so similarity = 1 - distance
 
@@ -473,47 +477,3 @@ def _validated(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarr
         keep = np.sort(len(ids) - 1 - last)
         ids, vectors = ids[keep], vectors[keep]
     return ids, np.ascontiguousarray(vectors)
-
-
-def _temp_path(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def _file_hash(path: Path, *, fsync: bool = False) -> str:
-    """xxh3_64 of the file's bytes; with ``fsync``, also flush it to disk first."""
-    h = xxhash.xxh3_64()
-    with open(path, "r+b" if fsync else "rb") as f:
-        if fsync:
-            os.fsync(f.fileno())
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    tmp = _temp_path(target)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories can't be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
