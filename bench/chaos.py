@@ -178,7 +178,7 @@ def run_chaos(
             res.problems.append(f"integrity after kill {k}: {integrity}")
         k += 1
         log(f"run {k:2d} ({res.kills_landed}/{kills} kills): {state} after {delay:.2f} s; integrity {integrity}; "
-            f"{_count(db)} photos embedded so far")
+            f"{count_embeddings(db)} photos embedded so far")
 
     res.final_run_seconds = _index(chaos, folder)
     log(f"final run finished in {res.final_run_seconds:.1f} s")
@@ -189,7 +189,9 @@ def run_chaos(
     return res
 
 
-def _count(db: Path) -> int:
+def count_embeddings(db: Path) -> int:
+    """Embeddings in the library DB ``db``, read-only while another process may be writing it
+    (0 while the DB or its tables don't exist yet). ``tests/reliability`` uses it too."""
     if not db.exists():
         return 0
     try:

@@ -10,41 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind.core.indexer import Indexer, Progress
+from photofind.core.indexer import Progress
 from photofind.core.search import Searcher
-from photofind.core.vector_index import VectorIndex
-from photofind.store.db import open_database
-from photofind.store.repository import Repository
-from photofind.store.schema import STATUS_OK
+from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder
 
 
-class Env:
+class Env(FakeLibrary):
     """A temp library over a temp photo folder, with a fake embedder that counts its work."""
 
-    def __init__(self, tmp: Path, photos: list[Path]) -> None:
-        self.photos_dir = tmp / "photos"
-        self.photos_dir.mkdir()
-        for p in photos:
-            shutil.copy2(p, self.photos_dir / p.name)
-        self.engine = open_database(tmp / "data" / "lib.db", tmp / "data" / "backups")
-        self.repo = Repository(self.engine)
-        self.embedder = FakeEmbedder()
-        self.index = VectorIndex(tmp / "data" / "fake.hnsw", FakeEmbedder.dim)
-        self.index.open(lambda: self.repo.embeddings_for(FakeEmbedder.model_id, FakeEmbedder.dim), "0")
-        with self.repo.write() as w:
-            w.add_folder(str(self.photos_dir))
-
     def run(self, **kwargs):  # type: ignore[no-untyped-def]
-        indexer = Indexer(self.repo, self.embedder, self.index, batch_size=8, decode_workers=2)
-        return indexer.run(**kwargs)
-
-    def consistent(self) -> None:
-        """Every ok photo has exactly one vector, and the index holds exactly those ids."""
-        ok = {p.id for p in self.repo.photos_by_ids(range(1, 100_000)).values() if p.status == STATUS_OK}
-        ids = set(self.repo.embedded_ids(FakeEmbedder.model_id).tolist())
-        assert ids == ok
-        assert set(self.index.ids().tolist()) == ids
+        return self.indexer(batch_size=8, decode_workers=2).run(**kwargs)
 
 
 @pytest.fixture()
@@ -54,7 +30,11 @@ def corel_photos(corel_dir: Path) -> list[Path]:
 
 @pytest.fixture()
 def env(tmp_path: Path, corel_photos: list[Path]) -> Env:
-    return Env(tmp_path, corel_photos)
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    for p in corel_photos:
+        shutil.copy2(p, photos_dir / p.name)
+    return Env(tmp_path, photos_dir)
 
 
 def test_first_run_adds_every_photo_and_second_run_does_nothing(env: Env) -> None:

@@ -8,8 +8,8 @@ never block the writer and see the last committed batch).
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,18 +28,12 @@ from tests.reliability.helpers import (
     snapshot,
 )
 
+if str(REPO_ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from chaos import count_embeddings  # noqa: E402  (bench/chaos.py)
+
 pytestmark = pytest.mark.slow
-
-
-def _embedded(data: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{data / 'library.sqlite3'}?mode=ro", uri=True)
-        try:
-            return int(con.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path, corel_dir: Path) -> None:
@@ -56,7 +50,7 @@ def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path, 
     )
     try:
         deadline = time.monotonic() + 120
-        while _embedded(data) == 0:  # wait until the first one is writing batches
+        while count_embeddings(data / "library.sqlite3") == 0:  # wait until the first one is writing batches
             assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()  # type: ignore[union-attr]
             time.sleep(0.05)
 

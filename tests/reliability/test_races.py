@@ -19,38 +19,17 @@ import pytest
 import photofind.core.decode_pool as decode_module
 from photofind.core import index_plan
 from photofind.core.indexer import Indexer, IndexReport, Progress
-from photofind.core.vector_index import VectorIndex
-from photofind.store.db import open_database
-from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK
+from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder
 from tests.reliability.helpers import assert_untouched, copy_corel, snapshot
 
 
-class Env:
-    def __init__(self, tmp: Path, corel_dir: Path, n: int) -> None:
-        self.photos = tmp / "photos"
-        copy_corel(corel_dir, self.photos, range(n))
-        self.engine = open_database(tmp / "data" / "lib.db", tmp / "data" / "backups")
-        self.repo = Repository(self.engine)
-        self.embedder = FakeEmbedder()
-        self.index = VectorIndex(tmp / "data" / "fake.hnsw", FakeEmbedder.dim)
-        self.index.open(lambda: self.repo.embeddings_for(FakeEmbedder.model_id, FakeEmbedder.dim), "0")
-        with self.repo.write() as w:
-            w.add_folder(str(self.photos))
-
+class Env(FakeLibrary):
     def run(self, **kwargs) -> IndexReport:  # type: ignore[no-untyped-def]
         options = {"batch_size": 4, "decode_workers": 1, "prefetch_batches": 1}
         options.update(kwargs.pop("options", {}))
-        return run_guarded(Indexer(self.repo, self.embedder, self.index, **options), **kwargs)
-
-    def rows(self) -> dict[str, object]:
-        return {p.path: p for p in self.repo.photos_by_ids(range(1, 10_000)).values()}
-
-    def consistent(self) -> None:
-        ok = {p.id for p in self.rows().values() if p.status == STATUS_OK}  # type: ignore[attr-defined]
-        assert set(self.repo.embedded_ids(FakeEmbedder.model_id).tolist()) == ok
-        assert set(self.index.ids().tolist()) == ok
+        return run_guarded(self.indexer(**options), **kwargs)
 
 
 def run_guarded(indexer: Indexer, **kwargs) -> IndexReport:  # type: ignore[no-untyped-def]
@@ -75,7 +54,8 @@ def run_guarded(indexer: Indexer, **kwargs) -> IndexReport:  # type: ignore[no-u
 
 @pytest.fixture()
 def env(tmp_path: Path, corel_dir: Path) -> Env:
-    return Env(tmp_path, corel_dir, 24)
+    copy_corel(corel_dir, tmp_path / "photos", range(24))
+    return Env(tmp_path, tmp_path / "photos")
 
 
 def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +73,7 @@ def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.
     finally:
         release.set()
     skipped = dict(report.skipped)
-    assert set(skipped) == {str(env.photos / "3.jpg"), str(env.photos / "7.jpg")}
+    assert set(skipped) == {str(env.photos_dir / "3.jpg"), str(env.photos_dir / "7.jpg")}
     assert all("took too long to decode" in r for r in skipped.values())
     assert report.added == 22 and not report.cancelled
     assert env.repo.stats(FakeEmbedder.model_id).skip_reasons == {
@@ -103,47 +83,47 @@ def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.
 
 
 def test_folder_renamed_away_mid_embed_goes_offline_and_comes_back(env: Env, tmp_path: Path) -> None:
-    before = snapshot(env.photos)
+    before = snapshot(env.photos_dir)
     away = tmp_path / "unplugged"
 
     def unplug(p: Progress) -> None:
         if p.phase == "embedding" and not away.exists():
-            os.rename(env.photos, away)
+            os.rename(env.photos_dir, away)
 
     report = env.run(on_progress=unplug)
-    assert report.offline_folders == [str(env.photos)] and report.removed == 0
+    assert report.offline_folders == [str(env.photos_dir)] and report.removed == 0
     assert 0 < report.added < 24
     assert all("vanished" in reason for _p, reason in report.skipped)
     rows = env.rows()
-    assert len(rows) == report.added and all(r.status == STATUS_OK for r in rows.values())  # type: ignore[attr-defined]
+    assert len(rows) == report.added and all(r.status == STATUS_OK for r in rows.values())
     (folder,) = env.repo.folders()
     assert not folder.online and "disappeared" in (folder.last_error or "")
     env.consistent()
 
-    os.rename(away, env.photos)
+    os.rename(away, env.photos_dir)
     again = env.run()
     assert (again.added, again.removed, again.offline_folders) == (24 - report.added, 0, [])
     assert env.embedder.embedded == 24  # nothing embedded twice
     assert env.repo.folders()[0].online
     env.consistent()
-    assert_untouched(before, snapshot(env.photos))
+    assert_untouched(before, snapshot(env.photos_dir))
 
 
 def test_good_rows_survive_a_folder_vanishing_while_they_are_re_read(env: Env, tmp_path: Path) -> None:
     env.run()
     vectors_before = {i: env.repo.embedding(i, FakeEmbedder.model_id) for i in env.index.ids().tolist()}
-    for photo in env.photos.iterdir():  # every file looks changed: all get re-read
+    for photo in env.photos_dir.iterdir():  # every file looks changed: all get re-read
         os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
     away = tmp_path / "unplugged"
 
     def unplug(p: Progress) -> None:
         if p.phase == "embedding" and not away.exists():
-            os.rename(env.photos, away)
+            os.rename(env.photos_dir, away)
 
     report = env.run(on_progress=unplug)
-    assert report.offline_folders == [str(env.photos)]
+    assert report.offline_folders == [str(env.photos_dir)]
     rows = env.rows()
-    assert len(rows) == 24 and all(r.status == STATUS_OK for r in rows.values())  # type: ignore[attr-defined]
+    assert len(rows) == 24 and all(r.status == STATUS_OK for r in rows.values())
     for photo_id, vec in vectors_before.items():
         assert np.array_equal(env.repo.embedding(photo_id, FakeEmbedder.model_id), vec)
     env.consistent()
@@ -162,19 +142,19 @@ def test_folder_renamed_away_mid_scan_keeps_every_photo(
         def gen():  # type: ignore[no-untyped-def]
             for n, stat in enumerate(it):
                 if n == 5:
-                    os.rename(env.photos, away)  # the drive goes mid-walk
+                    os.rename(env.photos_dir, away)  # the drive goes mid-walk
                 yield stat
 
         return gen()
 
-    (env.photos / "sub").mkdir()  # a sub-folder the walk has not listed yet when it goes
-    shutil.copy2(env.photos / "1.jpg", env.photos / "sub" / "copy.jpg")
+    (env.photos_dir / "sub").mkdir()  # a sub-folder the walk has not listed yet when it goes
+    shutil.copy2(env.photos_dir / "1.jpg", env.photos_dir / "sub" / "copy.jpg")
     monkeypatch.setattr(index_plan, "walk_folder", walk)
     report = env.run()
-    assert report.offline_folders == [str(env.photos)] and report.removed == 0
+    assert report.offline_folders == [str(env.photos_dir)] and report.removed == 0
     assert len(env.rows()) == 24
     monkeypatch.setattr(index_plan, "walk_folder", real_walk)
-    os.rename(away, env.photos)
+    os.rename(away, env.photos_dir)
     again = env.run()
     assert (again.copied, again.removed, again.unchanged) == (1, 0, 24)
     assert env.embedder.embedded == 24
@@ -182,7 +162,7 @@ def test_folder_renamed_away_mid_scan_keeps_every_photo(
 
 
 def test_file_deleted_between_scan_and_decode_is_reported_not_recorded(env: Env) -> None:
-    victim = env.photos / "9.jpg"  # last in name order, so decoded last
+    victim = env.photos_dir / "9.jpg"  # last in name order, so decoded last
 
     def delete_early(p: Progress) -> None:
         if p.phase == "embedding" and victim.exists():
