@@ -143,6 +143,8 @@ def evaluate(
             wanted = set(ds.ids)
             keep = [k for k, pid in enumerate(pids.tolist()) if stem_of[pid] in wanted]
             pids, vectors = pids[keep], vectors[keep]
+            # stored float16 vectors are unit length to ~1e-4 only: cosine needs them exact
+            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
             ids = [stem_of[pid] for pid in pids.tolist()]
             missing = sorted(wanted - set(ids))
             if missing:

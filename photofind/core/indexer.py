@@ -44,6 +44,7 @@ from photofind.core.index_plan import (
     build_plan,
 )
 from photofind.core.vector_index import VectorIndex
+from photofind.store.blobs import stored_precision
 from photofind.store.repository import FolderRow, LibraryWriter, Repository
 from photofind.store.schema import STATUS_OK, STATUS_SKIPPED
 
@@ -334,9 +335,10 @@ class Indexer:
                 photo_id = _record(w, item, STATUS_OK, width=item.width, height=item.height)
                 if p.content_changed:
                     w.drop_embeddings(photo_id)  # vectors of other models are stale too
-                w.put_embedding(photo_id, model_id, vectors[pos])
+                vector = stored_precision(vectors[pos])  # what a rebuild from the DB would read
+                w.put_embedding(photo_id, model_id, vector)
                 added_ids.append(photo_id)
-                added_vectors.append(vectors[pos])
+                added_vectors.append(vector)
                 report.embedded += 1
                 if is_new:
                     report.added += 1

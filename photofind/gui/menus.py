@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 
 from photofind import __version__
 from photofind.gui import photo_actions
+from photofind.gui.ranking_menu import build_ranking_menu
 from photofind.gui.results_model import PathRole, PhotoIdRole
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def build_menu_bar(window: MainWindow) -> None:
         window, lib_menu, "&Rescan folders", window.rescan, QKeySequence.StandardKey.Refresh
     )
     _action(window, lib_menu, "&Skipped files…", window.show_skipped)
+    build_ranking_menu(window, window.menuBar().addMenu("&Search"))
     help_menu = window.menuBar().addMenu("&Help")
     _action(window, help_menu, "&About photofind", lambda: show_about(window))
 

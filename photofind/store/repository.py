@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-from photofind.store.blobs import GENERATION_KEY, blob_to_vector
+from photofind.store.blobs import GENERATION_KEY, blob_to_vector, blobs_to_matrix
 from photofind.store.blobs import chunks as _chunks
 from photofind.store.schema import (
     STATUS_OK,
@@ -280,8 +280,7 @@ class Repository:
                 dim = r.dim
         if not ids:
             return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
-        vectors = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), -1)
-        return np.asarray(ids, dtype=np.int64), vectors.astype(np.float32)
+        return np.asarray(ids, dtype=np.int64), blobs_to_matrix(blobs, dim)
 
     def embedding_changes(
         self, model_id: str, dim: int, since_token: str
@@ -393,11 +392,11 @@ class Repository:
         out: dict[int, np.ndarray] = {}
         with self.engine.connect() as conn:
             for part in _chunks(list(ids)):
-                query = select(embeddings.c.photo_id, embeddings.c.vector).where(
+                query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
                     and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
                 )
                 for r in conn.execute(query):
-                    out[int(r.photo_id)] = np.frombuffer(r.vector, dtype="<f4").astype(np.float32)
+                    out[int(r.photo_id)] = blob_to_vector(r.vector, r.dim)
         return out
 
     def embedding_chunks(
@@ -411,7 +410,7 @@ class Repository:
         after = -1
         while True:
             query = (
-                select(embeddings.c.photo_id, embeddings.c.vector)
+                select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim)
                 .where(and_(embeddings.c.model_id == model_id, embeddings.c.photo_id > after))
                 .order_by(embeddings.c.photo_id)
                 .limit(chunk)
@@ -421,8 +420,7 @@ class Repository:
             if not rows:
                 return
             ids = np.fromiter((r.photo_id for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4")
-            yield ids, vectors.reshape(len(rows), -1).astype(np.float32)
+            yield ids, blobs_to_matrix([r.vector for r in rows], int(rows[0].dim))
             after = int(ids[-1])
 
     def ranking_transform(self, model_id: str, kind: str) -> tuple[int, int, int, bytes] | None:

@@ -167,4 +167,6 @@ def db_vector(data_dir: Path, path: str):  # type: ignore[no-untyped-def]
         ).fetchone()[0]
     finally:
         con.close()
-    return np.frombuffer(blob, dtype="<f4")
+    from photofind.store.blobs import STORED_DTYPE
+
+    return np.frombuffer(blob, dtype=STORED_DTYPE)
