@@ -2,6 +2,7 @@
 
     python bench/quality.py [DATASET_DIR ...] [--sizes 224,288,320] [--stages all|default] [--json]
     python bench/quality.py --models [--model NAME ...] [--resize center_crop|squash|both]
+    python bench/quality.py --descriptors       # input size, GeM, multi-scale (issue #6 item 1)
 
 Default: the ranking stage table (issue #6). Each set is indexed once per input size; every
 row of ``STAGES`` is a ``Searcher`` with those ``RankingSettings`` over the same library; columns
@@ -216,35 +217,160 @@ def evaluate_stages(
             stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
             wanted = set(ds.ids)
             pids = np.array([p for p in pids.tolist() if stem_of[p] in wanted])
-            n = len(pids)
-            raw = {pid: repo.embedding(pid, model_id) for pid in pids.tolist()}
-            for label, settings in stages:
-                started = time.perf_counter()
-                searcher = Searcher(repo, lib.embedder, lib.vector_index, settings, build="now")
-                build_s = time.perf_counter() - started
-                ranked: dict[str, list[str]] = {}
-                short: dict[str, list[str]] = {}
-                times = []
-                for pid in pids.tolist():
-                    q = stem_of[pid]
-                    t0 = time.perf_counter()
-                    if ds.protocol == "ns":
-                        hits = searcher.search_vector(raw[pid], k=4)
-                    else:
-                        hits = searcher.similar_to(pid, k=20)
-                    times.append(time.perf_counter() - t0)
-                    short[q] = [stem_of[h.photo_id] for h in hits]
-                    ranked[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=n - 1)]
-                scores = score_rankings(subset(ds, [stem_of[p] for p in pids.tolist()]), ranked, short)
-                out.append({
-                    "set": ds.name, "stage": label, "settings": dataclasses.asdict(settings),
-                    "model_id": info.model_id, "size": info.preprocess.size, "scores": scores,
-                    "query_ms_p95": 1e3 * float(np.percentile(times, 95)), "space_build_s": build_s,
-                })
-                print(f"    {ds.name} {info.preprocess.size}px {label}: {scores}", file=sys.stderr, flush=True)
+            out += _score_stages(
+                ds, repo, lib.embedder, lambda: lib.vector_index, lib.index_path(model_id),
+                pids, stem_of, stages, info.preprocess.size,
+            )
         finally:
             lib.close()
     return out
+
+
+def _score_stages(
+    ds: Dataset,
+    repo: object,
+    embedder: object,
+    open_index: object,
+    index_path: Path,
+    pids: np.ndarray,
+    stem_of: dict[int, str],
+    stages: list[tuple[str, RankingSettings]],
+    size: int | str,
+) -> list[dict[str, object]]:
+    """Every query of the set through a ``Searcher`` per stage setting (see ``evaluate_stages``)."""
+    out = []
+    model_id = embedder.model_id  # type: ignore[attr-defined]
+    n = len(pids)
+    raw = {pid: repo.embedding(pid, model_id) for pid in pids.tolist()}  # type: ignore[attr-defined]
+    for label, settings in stages:
+        started = time.perf_counter()
+        searcher = Searcher(
+            repo, embedder, open_index, settings, build="now", index_path=index_path  # type: ignore[arg-type]
+        )
+        build_s = time.perf_counter() - started
+        ranked: dict[str, list[str]] = {}
+        short: dict[str, list[str]] = {}
+        times = []
+        for pid in pids.tolist():
+            q = stem_of[pid]
+            t0 = time.perf_counter()
+            if ds.protocol == "ns":
+                hits = searcher.search_vector(raw[pid], k=4)
+            else:
+                hits = searcher.similar_to(pid, k=20)
+            times.append(time.perf_counter() - t0)
+            short[q] = [stem_of[h.photo_id] for h in hits]
+            ranked[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=n - 1)]
+        scores = score_rankings(subset(ds, [stem_of[p] for p in pids.tolist()]), ranked, short)
+        out.append({
+            "set": ds.name, "stage": label, "settings": dataclasses.asdict(settings),
+            "model_id": model_id, "size": size, "scores": scores,
+            "query_ms_p95": 1e3 * float(np.percentile(times, 95)), "space_build_s": build_s,
+        })
+        print(f"    {ds.name} {size} {label}: {scores}", file=sys.stderr, flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- descriptors
+#: Descriptor variants of the default model (issue #6 item 1): (label, input sizes, pooling).
+#: Several sizes = multi-scale: the L2-normalised descriptors of each size, summed.
+DESCRIPTORS: list[tuple[str, tuple[int, ...], str]] = [
+    ("avg pool 224 (photofind 0.1)", (224,), "avg"),
+    ("avg pool 288 (app)", (288,), "avg"),
+    ("GeM p=3 288", (288,), "gem"),
+    ("avg multi-scale 288 + 204", (288, 204), "avg"),
+    ("avg multi-scale 224 + 320", (224, 320), "avg"),
+    ("avg pool 320", (320,), "avg"),
+]
+
+
+class _Descriptors:
+    """Stands in for the embedder in a ``Searcher`` over vectors the bench wrote itself."""
+
+    def __init__(self, model_id: str, dim: int) -> None:
+        self.model_id, self.dim = model_id, dim
+
+
+def _descriptor_vectors(ds: Dataset, info: ModelInfo, paths: list[str], lib) -> dict[tuple[int, str], np.ndarray]:  # type: ignore[no-untyped-def]
+    """(size, pooling) -> unit vectors of ``paths``, decoded by the app, pooled by core/pooling."""
+    from photofind.core.images import decode_for_model
+    from photofind.core.pooling import gem
+
+    out: dict[tuple[int, str], np.ndarray] = {}
+    for size in sorted({z for _, sizes, _ in DESCRIPTORS for z in sizes}):
+        spec = dataclasses.replace(info.preprocess, size=size)
+        avg, gems = [], []
+        for start in range(0, len(paths), 16):
+            batch = np.stack([decode_for_model(p, spec).tensor for p in paths[start : start + 16]])
+            fmap = lib.embedder.feature_map(batch)
+            avg.append(fmap.mean(axis=(2, 3)))
+            gems.append(gem(fmap, 3.0))
+        for pooling, parts in (("avg", avg), ("gem", gems)):
+            v = np.concatenate(parts)
+            out[(size, pooling)] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        print(f"    {ds.name}: descriptors at {size}px", file=sys.stderr, flush=True)
+    return out
+
+
+def evaluate_descriptors(
+    ds: Dataset, info: ModelInfo, stages: list[tuple[str, RankingSettings]], *, threads: int | None = None
+) -> list[dict[str, object]]:
+    """Each ``DESCRIPTORS`` variant through the app's ranking stages (plain and default).
+
+    The set is indexed once by the app (photo rows); each variant's vectors are then written to
+    the library under a model id of their own and searched with the app's ``Searcher``.
+    """
+    from photofind.core.vector_index import VectorIndex
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="photofind-descriptors-") as tmp:
+        lib = open_library(tmp, info, threads=threads)
+        try:
+            lib.add_folder(ds.images)
+            lib.indexer().run()
+            repo = lib.repo
+            pids, _ = repo.embeddings_for(info.model_id, info.dim)
+            rows = repo.photos_by_ids(pids.tolist())
+            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
+            pids = np.array([p for p in pids.tolist() if stem_of[p] in set(ds.ids)])
+            vectors = _descriptor_vectors(ds, info, [rows[p].path for p in pids.tolist()], lib)
+            for number, (label, sizes, pooling) in enumerate(DESCRIPTORS):
+                desc = sum(vectors[(z, pooling)] for z in sizes)
+                model_id = f"bench-descriptor-{number}"
+                with repo.write() as w:
+                    for pid, v in zip(pids.tolist(), desc, strict=True):
+                        w.put_embedding(pid, model_id, v)
+                path = Path(tmp) / f"{model_id}.hnsw"
+
+                def open_index(model_id: str = model_id, path: Path = path) -> VectorIndex:
+                    index = VectorIndex(path, info.dim)
+                    index.open(lambda: repo.embeddings_for(model_id, info.dim), str(repo.generation()))
+                    return index
+
+                out += _score_stages(
+                    ds, repo, _Descriptors(model_id, info.dim), open_index, path, pids, stem_of, stages, label
+                )
+        finally:
+            lib.close()
+    return out
+
+
+def print_descriptor_table(results: list[dict[str, object]]) -> None:
+    """One row per (descriptor, stages): Corel P@10, Corel mAP, UKBench N-S."""
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    for r in results:
+        cell = cells.setdefault((str(r["size"]), str(r["stage"])), {})
+        prefix = "corel" if str(r["set"]).startswith("corel") else "ukbench"
+        for m, v in r["scores"].items():  # type: ignore[union-attr]
+            cell[f"{prefix} {m}"] = v
+    head = f"{'descriptor':<30} {'ranking':<24} {'Corel P@10':>11} {'Corel mAP':>11} {'UKBench N-S':>11}"
+    print(head)
+    print("-" * len(head))
+    for (desc, stage), cell in cells.items():
+        vals = " ".join(
+            f"{cell[k]:11.4f}" if k in cell else f"{'':>11}" for k in ("corel P@10", "corel mAP", "ukbench N-S")
+        )
+        print(f"{desc:<30} {stage:<24} {vals}")
 
 
 def print_stage_table(results: list[dict[str, object]], app_size: int) -> bool:
@@ -272,6 +398,7 @@ def print_stage_table(results: list[dict[str, object]], app_size: int) -> bool:
             vals.append(f"{v:11.4f}" if isinstance(v, float) else f"{'':>11}")
         print(f"{size:<6} {label:<26} " + " ".join(vals) + f" {max(cell['ms']):7.2f}")  # type: ignore[arg-type]
     print()
+    ok &= _print_stage_contributions(by, cols, app_size)
     for (size, label), cell in by.items():
         if label != default_label:
             continue
@@ -281,6 +408,36 @@ def print_stage_table(results: list[dict[str, object]], app_size: int) -> bool:
                 passed = v >= bar
                 ok &= passed if size == app_size else True
                 print(f"{size}px default {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
+    return ok
+
+
+#: Each stage of the default and the table row that is the default without it.
+WITHOUT = {"PCA": "DBA + QE", "DBA": "PCA + QE", "QE": "PCA + DBA"}
+
+
+def _print_stage_contributions(
+    by: dict[tuple[int, str], dict[str, object]], cols: list[tuple[str, str]], app_size: int
+) -> bool:
+    """What each stage adds inside the default (default minus the default without it); issue #6
+    asks that no stage lowers any figure there. Returns False when one does."""
+    ok = True
+    default_label = next(label for label, s in STAGES if s == RankingSettings())
+    for size in sorted({size for size, _ in by}):
+        default = by.get((size, default_label))
+        if default is None:
+            continue
+        for stage, without_label in WITHOUT.items():
+            without = by.get((size, without_label))
+            if without is None:
+                continue
+            deltas = [(name, default.get(key), without.get(key)) for key, name in cols]
+            deltas = [(name, a - b) for name, a, b in deltas if isinstance(a, float) and isinstance(b, float)]
+            lowers = [name for name, d in deltas if d < -1e-9]
+            ok &= not lowers or size != app_size
+            shown = ", ".join(f"{name} {d:+.4f}" for name, d in deltas)
+            verdict = "PASS" if not lowers else f"FAIL (lowers {', '.join(lowers)})"
+            print(f"{size}px {stage} inside the default: {shown}: {verdict}")
+    print()
     return ok
 
 
@@ -337,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
         "model's own, 288 for the default model)"
     )
     parser.add_argument(
+        "--descriptors", action="store_true",
+        help="descriptor variants (input size, GeM, multi-scale) under plain and default ranking",
+    )
+    parser.add_argument(
         "--stages", choices=("all", "default"), default="all",
         help="all stage rows, or only plain cosine and the default combination (faster)",
     )
@@ -344,6 +505,18 @@ def main(argv: list[str] | None = None) -> int:
     quiet_logs()
 
     sets = [load_dataset(p) for p in (args.datasets or DEFAULT_SETS)]
+    if args.descriptors:
+        info = model_info(args.model[0] if args.model else None)
+        two = [(label, st) for label, st in STAGES if st in (_PLAIN, RankingSettings())]
+        results = []
+        for ds in sets:
+            print(f"... {ds.name}: {len(DESCRIPTORS)} descriptors", file=sys.stderr, flush=True)
+            results += evaluate_descriptors(ds, info, two, threads=args.threads)
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            print_descriptor_table(results)
+        return 0
     if not args.models:
         stage_results = []
         app_size = model_info(args.model[0] if args.model else None).preprocess.size

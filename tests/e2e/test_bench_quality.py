@@ -6,6 +6,7 @@ The full bench (2 x 1000 photos) takes minutes and lives in ``bench/``; here 100
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -97,3 +98,24 @@ def test_quality_on_100_corel_photos(corel_dir: Path, tmp_path: Path) -> None:
     # on 100 vectors the HNSW search is exact
     for metric in ("mAP", "P@10", "P@20"):
         assert hnsw[metric] == pytest.approx(exact[metric], abs=1e-9)
+
+
+def test_descriptor_variants_run_through_the_app_ranking(corel_dir: Path, tmp_path: Path) -> None:
+    corel = _common.load_dataset(corel_dir)
+    ids = corel.ids[::20]  # 5 photos of each of the 10 classes
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in ids:
+        shutil.copy2(corel.path_of(i), images)
+    ds = _common.subset(corel, ids)
+    ds = dataclasses.replace(ds, images=images)  # index only the copied photos
+    info = _common.model_info(models_dir=tmp_path / "models")
+    plain = [(label, s) for label, s in quality.STAGES if s == quality._PLAIN]
+    results = quality.evaluate_descriptors(ds, info, plain)
+    assert [r["size"] for r in results] == [label for label, _, _ in quality.DESCRIPTORS]
+    by = {r["size"]: r["scores"] for r in results}
+    # the app's own descriptor written back by the bench ranks as the app's index does
+    app = quality.evaluate(ds, info, images_dir=images, work_dir=tmp_path)
+    assert by["avg pool 288 (app)"]["mAP"] == pytest.approx(app["hnsw"]["mAP"], abs=2e-3)
+    for scores in by.values():
+        assert 0.5 <= scores["mAP"] <= 1.0
