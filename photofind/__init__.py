@@ -1,3 +1,3 @@
 """photofind: find photos in your own collection by example."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
