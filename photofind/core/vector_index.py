@@ -2,10 +2,10 @@
 
 One ``VectorIndex`` owns one index file plus a JSON sidecar (``<path>.json``) that records the
 settings, the library state the file was built from (``state_token``), and the size and xxhash
-of the file bytes. ``open()`` loads the file only when all of that matches, and checks the hash
-*before* handing the file to hnswlib: a malformed file can crash hnswlib natively
-(nmslib/hnswlib #295), so anything doubtful is rebuilt from the database instead. The files are
-written crash-safely with ``atomic_files`` (temp file, fsync, ``os.replace``, sidecar last).
+of the file bytes. ``open()`` loads the file only when all of that matches (``index_files``), so
+hnswlib never reads a doubtful file; anything doubtful is rebuilt from the database instead. The
+files are written crash-safely with ``atomic_files`` (temp file, fsync, ``os.replace``, sidecar
+last).
 
 hnswlib is not safe for searching while inserting (nmslib/hnswlib #562), so every call into the
 live ``hnswlib.Index`` happens under one ``RLock`` (``_lock``). Writers (add, remove, rebuild,
@@ -31,7 +31,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import hnswlib
 import numpy as np
@@ -41,10 +40,16 @@ from photofind.core.atomic_files import atomic_write_bytes as _atomic_write_byte
 from photofind.core.atomic_files import file_hash as _file_hash
 from photofind.core.atomic_files import fsync_dir as _fsync_dir
 from photofind.core.atomic_files import temp_path as _temp_path
+from photofind.core.hnsw_graph import (
+    insert_shuffled,
+    knn_widening,
+    new_graph,
+    validated_batch,
+)
+from photofind.core.index_files import load_verified, sidecar_fields, sidecar_path
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 _MIN_CAPACITY = 1024
 _GROWTH = 1.5
 _ADVISE_REBUILD_MIN = 10_000
@@ -73,7 +78,7 @@ class VectorIndex:
         if dim <= 0:
             raise ValueError(f"dim must be positive, not {dim}")
         self.path = Path(path)
-        self.meta_path = self.path.with_name(self.path.name + ".json")
+        self.meta_path = sidecar_path(self.path)
         self.dim = int(dim)
         self.m = int(m)
         self.ef_construction = int(ef_construction)
@@ -142,31 +147,14 @@ class VectorIndex:
             if self._index is None or k <= 0 or q.shape[0] == 0:
                 empty = (q.shape[0], 0)
                 return np.empty(empty, np.int64), np.empty(empty, np.float32)
-            labels, dists = self._knn(q, k, threads)
+            labels, dists = knn_widening(self._index, q, k, self.ef_search, threads)
         return labels.astype(np.int64), (1.0 - dists).astype(np.float32)
-
-    def _knn(self, q: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
-        """``knn_query`` with ef >= k; retried with a wider beam if deletions starve it."""
-        assert self._index is not None
-        ef = max(self.ef_search, k)
-        total = int(self._index.get_current_count())
-        for attempt in (ef, max(4 * ef, 2 * k), total):
-            self._index.set_ef(attempt)
-            try:
-                return self._index.knn_query(q, k=k, num_threads=threads)
-            except RuntimeError:
-                # "Cannot return the results in a contiguous 2D array": too many deleted
-                # neighbours for this ef. Widen the beam; at ef == total the search is exhaustive.
-                if attempt >= total:
-                    raise
-                log.debug("knn_query with ef=%d returned fewer than %d hits; widening", attempt, k)
-        raise AssertionError("unreachable")
 
     # ----------------------------------------------------------------------------- writes
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert vectors; an id already present (live or removed) gets the new vector."""
-        ids, vectors = _validated(ids, vectors, self.dim)
+        ids, vectors = validated_batch(ids, vectors, self.dim)
         if len(ids) == 0:
             return
         with self._write_lock, self._lock:
@@ -183,11 +171,13 @@ class VectorIndex:
             is_new = np.fromiter((i not in self._live for i in id_list), bool, len(id_list))
             n_new = int(is_new.sum())
             if n_new < len(ids):
-                self._insert(index, ids[~is_new], vectors[~is_new])
+                insert_shuffled(index, ids[~is_new], vectors[~is_new], self.num_threads)
             if n_new:
                 self._reserve(n_new)
                 n_deleted = len(self._deleted)
-                self._insert(index, ids[is_new], vectors[is_new], replace_deleted=True)
+                insert_shuffled(
+                    index, ids[is_new], vectors[is_new], self.num_threads, replace_deleted=True
+                )
                 self._live.update(ids[is_new].tolist())
                 self._added_since_rebuild += n_new
                 if n_deleted:
@@ -215,11 +205,11 @@ class VectorIndex:
         The new graph is built without holding the search lock, so searches keep answering from
         the old one until the swap.
         """
-        ids, vectors = _validated(ids, vectors, self.dim)
+        ids, vectors = validated_batch(ids, vectors, self.dim)
         with self._write_lock:
             index = self._new_index(max(_MIN_CAPACITY, len(ids) + len(ids) // 10))
             if len(ids):
-                self._insert(index, ids, vectors)
+                insert_shuffled(index, ids, vectors, self.num_threads)
             with self._lock:
                 self._index = index
                 self._live = set(ids.tolist())
@@ -254,15 +244,6 @@ class VectorIndex:
                     vectors = np.asarray(self._index.get_items(ids), dtype=np.float32)
             self.rebuild(ids, vectors)
 
-    def _insert(
-        self, index: hnswlib.Index, ids: np.ndarray, vectors: np.ndarray, **kwargs: Any
-    ) -> None:
-        """``add_items`` in a shuffled order: inserting a folder's near-duplicates back to back
-        builds clusters that are badly connected to each other (recall@10 0.91 vs 0.998 on
-        bench/search.py), while a random order links them as they grow."""
-        order = np.random.default_rng(len(ids)).permutation(len(ids))
-        index.add_items(vectors[order], ids[order], num_threads=self.num_threads, **kwargs)
-
     def _reserve(self, n_new: int) -> None:
         """Grow capacity (amortised) so ``n_new`` more elements fit without replacing slots."""
         assert self._index is not None
@@ -274,17 +255,10 @@ class VectorIndex:
             self._index.resize_index(new_cap)
 
     def _new_index(self, capacity: int) -> hnswlib.Index:
-        index = hnswlib.Index(space=self.space, dim=self.dim)
-        index.init_index(
-            max_elements=capacity,
-            M=self.m,
-            ef_construction=self.ef_construction,
-            random_seed=100,
-            allow_replace_deleted=True,
+        return new_graph(
+            self.space, self.dim, capacity, m=self.m, ef_construction=self.ef_construction,
+            ef_search=self.ef_search, num_threads=self.num_threads,
         )
-        index.set_ef(self.ef_search)
-        index.set_num_threads(self.num_threads)
-        return index
 
     # ----------------------------------------------------------------------------- files
 
@@ -364,55 +338,19 @@ class VectorIndex:
         token is left in ``_stale_token`` for the caller to catch up from.
         """
         self._stale_token = None
-        if not self.path.is_file():
-            return "missing"
-        try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return "no metadata"
-        except (OSError, ValueError):
-            return "unreadable metadata"
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-            return "unknown metadata format"
-        if meta.get("dim") != self.dim:
-            return f"dimension changed ({meta.get('dim')} -> {self.dim})"
-        if meta.get("space") != self.space or meta.get("m") != self.m:
-            return "index settings changed"
-        stale = meta.get("state_token") != state_token
-        if stale and not (allow_stale and isinstance(meta.get("state_token"), str)):
-            return "out of step with the library"
-        try:
-            size = self.path.stat().st_size
-            if meta.get("size") != size:
-                return "size mismatch"
-            if meta.get("xxh3_64") != _file_hash(self.path):
-                return "checksum mismatch"
-        except OSError as exc:
-            return f"unreadable file ({exc.__class__.__name__})"
-        deleted = meta.get("deleted", [])
-        count = meta.get("count")
-        if not isinstance(deleted, list) or not all(isinstance(i, int) for i in deleted):
-            return "unreadable metadata"
-        # Only now, with the bytes proven to be the ones we wrote, is hnswlib allowed to read them.
-        index = hnswlib.Index(space=self.space, dim=self.dim)
-        try:
-            index.load_index(str(self.path), allow_replace_deleted=True)
-        except Exception as exc:  # noqa: BLE001 - any failure means "rebuild"
-            return f"load failed ({exc})"
-        labels = set(index.get_ids_list())
-        deleted_set = set(deleted)
-        if index.get_current_count() != count or not deleted_set <= labels:
-            return "contents disagree with metadata"
-        index.set_ef(self.ef_search)
-        index.set_num_threads(self.num_threads)
+        loaded = load_verified(
+            self.path, dim=self.dim, space=self.space, m=self.m, ef_search=self.ef_search,
+            num_threads=self.num_threads, state_token=state_token, allow_stale=allow_stale,
+        )
+        if isinstance(loaded, str):
+            return loaded
         with self._lock:
-            self._index = index
-            self._deleted = deleted_set
-            self._live = labels - deleted_set
-            added = meta.get("added_since_rebuild", 0)
-            self._added_since_rebuild = added if isinstance(added, int) else 0
-        if stale:
-            self._stale_token = meta["state_token"]
+            self._index = loaded.index
+            self._deleted = loaded.deleted
+            self._live = loaded.live
+            self._added_since_rebuild = loaded.added_since_rebuild
+        if loaded.state_token != state_token:
+            self._stale_token = loaded.state_token
         else:
             self._saved_token = state_token
         return None
@@ -434,18 +372,13 @@ class VectorIndex:
                     if self._index is None:
                         self._index = self._new_index(_MIN_CAPACITY)
                     self._index.save_index(str(tmp))
-                    meta: dict[str, Any] = {
-                        "format": FORMAT_VERSION,
-                        "dim": self.dim,
-                        "space": self.space,
-                        "m": self.m,
-                        "ef_construction": self.ef_construction,
-                        "count": int(self._index.get_current_count()),
-                        "live": len(self._live),
-                        "deleted": sorted(self._deleted),
-                        "added_since_rebuild": self._added_since_rebuild,
-                        "state_token": state_token,
-                    }
+                    meta = sidecar_fields(
+                        dim=self.dim, space=self.space, m=self.m,
+                        ef_construction=self.ef_construction,
+                        count=int(self._index.get_current_count()), live=len(self._live),
+                        deleted=self._deleted, added_since_rebuild=self._added_since_rebuild,
+                        state_token=state_token,
+                    )
                 meta["size"] = tmp.stat().st_size
                 meta["xxh3_64"] = _file_hash(tmp, fsync=True)
                 os.replace(tmp, self.path)
@@ -455,25 +388,3 @@ class VectorIndex:
             _atomic_write_bytes(self.meta_path, json.dumps(meta).encode("utf-8"))
             self._saved_token = state_token  # writers are excluded by _write_lock until here
             log.debug("vector index %s saved: %d live vectors", self.path.name, meta["live"])
-
-
-def _validated(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids as int64 >= 0, vectors as C-contiguous float32 [N, dim]; last duplicate id wins."""
-    ids = np.asarray(ids).reshape(-1)
-    if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"ids must be integers, got {ids.dtype}")
-    ids = ids.astype(np.int64, copy=False)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim == 1 and len(ids) == 1:
-        vectors = vectors[None, :]
-    if vectors.ndim != 2 or vectors.shape != (len(ids), dim):
-        raise ValueError(f"expected vectors of shape ({len(ids)}, {dim}), got {vectors.shape}")
-    if ids.size and ids.min() < 0:
-        raise ValueError("ids must be non-negative")
-    if not np.isfinite(vectors).all():
-        raise ValueError("vectors contain NaN or infinity")
-    _, last = np.unique(ids[::-1], return_index=True)
-    if len(last) != len(ids):
-        keep = np.sort(len(ids) - 1 - last)
-        ids, vectors = ids[keep], vectors[keep]
-    return ids, np.ascontiguousarray(vectors)

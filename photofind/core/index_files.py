@@ -1,0 +1,166 @@
+"""The files of a vector index: the hnswlib graph, and the JSON sidecar that vouches for it.
+
+``VectorIndex`` keeps ``<index>.json`` next to its hnswlib file. The sidecar records the index
+settings, the library state the file was built from (``state_token``), which labels are marked
+deleted (hnswlib cannot tell), and the size and xxh3_64 of the file bytes. It is written last, so
+a crash between the two files leaves a sidecar whose checksum does not match.
+
+``load_verified`` hands the file to hnswlib only once the sidecar vouches for it: a malformed
+file can crash hnswlib natively (nmslib/hnswlib #295), so the checks run first and anything
+doubtful is reported as a reason to rebuild from the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hnswlib
+
+from photofind.core.atomic_files import file_hash
+from photofind.core.hnsw_graph import load_graph
+
+FORMAT_VERSION = 1
+
+
+def sidecar_path(index_path: Path) -> Path:
+    """``<index file>.json``."""
+    return index_path.with_name(index_path.name + ".json")
+
+
+def sidecar_fields(
+    *,
+    dim: int,
+    space: str,
+    m: int,
+    ef_construction: int,
+    count: int,
+    live: int,
+    deleted: Iterable[int],
+    added_since_rebuild: int,
+    state_token: str,
+) -> dict[str, Any]:
+    """What the sidecar says about an index, except the file's ``size`` and ``xxh3_64``, which
+    the writer adds once the file's bytes are on disk."""
+    return {
+        "format": FORMAT_VERSION,
+        "dim": dim,
+        "space": space,
+        "m": m,
+        "ef_construction": ef_construction,
+        "count": count,
+        "live": live,
+        "deleted": sorted(deleted),
+        "added_since_rebuild": added_since_rebuild,
+        "state_token": state_token,
+    }
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A sidecar that vouches for its index file: settings match and the bytes are ours."""
+
+    state_token: str
+    #: Elements in the file, live or deleted, as recorded (compared with hnswlib's count).
+    count: Any
+    deleted: set[int]
+    added_since_rebuild: int
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """A graph loaded from a file its sidecar vouched for, with the sidecar's bookkeeping."""
+
+    index: hnswlib.Index
+    live: set[int]
+    deleted: set[int]
+    added_since_rebuild: int
+    #: The library state the file was saved at (another one than asked for when stale).
+    state_token: str
+
+
+def load_verified(
+    index_path: Path,
+    *,
+    dim: int,
+    space: str,
+    m: int,
+    ef_search: int,
+    num_threads: int,
+    state_token: str,
+    allow_stale: bool = False,
+) -> LoadedIndex | str:
+    """The graph in ``index_path`` if its sidecar vouches for it, else why it can't be used."""
+    sidecar = verified_sidecar(
+        index_path, dim=dim, space=space, m=m, state_token=state_token, allow_stale=allow_stale
+    )
+    if isinstance(sidecar, str):
+        return sidecar
+    # Only now, with the bytes proven to be the ones we wrote, is hnswlib allowed to read them.
+    index = load_graph(index_path, space, dim, ef_search=ef_search, num_threads=num_threads)
+    if isinstance(index, str):
+        return index
+    labels = set(index.get_ids_list())
+    if index.get_current_count() != sidecar.count or not sidecar.deleted <= labels:
+        return "contents disagree with metadata"
+    return LoadedIndex(
+        index=index,
+        live=labels - sidecar.deleted,
+        deleted=sidecar.deleted,
+        added_since_rebuild=sidecar.added_since_rebuild,
+        state_token=sidecar.state_token,
+    )
+
+
+def verified_sidecar(
+    index_path: Path,
+    *,
+    dim: int,
+    space: str,
+    m: int,
+    state_token: str,
+    allow_stale: bool = False,
+) -> Sidecar | str:
+    """The sidecar of ``index_path`` if it vouches for the file, else why the file can't be used.
+
+    With ``allow_stale`` a sidecar saved at another ``state_token`` is accepted too (its
+    ``state_token`` then tells the caller where to catch up from).
+    """
+    if not index_path.is_file():
+        return "missing"
+    try:
+        meta = json.loads(sidecar_path(index_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no metadata"
+    except (OSError, ValueError):
+        return "unreadable metadata"
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        return "unknown metadata format"
+    if meta.get("dim") != dim:
+        return f"dimension changed ({meta.get('dim')} -> {dim})"
+    if meta.get("space") != space or meta.get("m") != m:
+        return "index settings changed"
+    stale = meta.get("state_token") != state_token
+    if stale and not (allow_stale and isinstance(meta.get("state_token"), str)):
+        return "out of step with the library"
+    try:
+        size = index_path.stat().st_size
+        if meta.get("size") != size:
+            return "size mismatch"
+        if meta.get("xxh3_64") != file_hash(index_path):
+            return "checksum mismatch"
+    except OSError as exc:
+        return f"unreadable file ({exc.__class__.__name__})"
+    deleted = meta.get("deleted", [])
+    if not isinstance(deleted, list) or not all(isinstance(i, int) for i in deleted):
+        return "unreadable metadata"
+    added = meta.get("added_since_rebuild", 0)
+    return Sidecar(
+        state_token=meta["state_token"],
+        count=meta.get("count"),
+        deleted=set(deleted),
+        added_since_rebuild=added if isinstance(added, int) else 0,
+    )
