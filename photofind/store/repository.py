@@ -9,12 +9,11 @@ files) can tell whether they are in step.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import (
     Engine,
     and_,
@@ -26,8 +25,9 @@ from sqlalchemy import (
     text,
 )
 
-from photofind.store.blobs import GENERATION_KEY, blob_to_vector, blobs_to_matrix
+from photofind.store.blobs import GENERATION_KEY
 from photofind.store.blobs import chunks as _chunks
+from photofind.store.embedding_reads import EmbeddingReads
 from photofind.store.schema import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -123,8 +123,8 @@ def _embedded_flag(model_id: str | None):  # type: ignore[no-untyped-def]
     return case((exists, 1), else_=0).label("embedded")
 
 
-class Repository:
-    """All reads and writes of the library database."""
+class Repository(EmbeddingReads):
+    """All reads and writes of the library database (embedding reads: ``EmbeddingReads``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -249,99 +249,6 @@ class Repository:
         with self.engine.connect() as conn:
             return [_photo_row(r) for r in conn.execute(query)]
 
-    # ------------------------------------------------------------------ embeddings
-    def embedding(self, photo_id: int, model_id: str) -> np.ndarray | None:
-        query = select(embeddings.c.vector, embeddings.c.dim).where(
-            and_(embeddings.c.photo_id == photo_id, embeddings.c.model_id == model_id)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return blob_to_vector(row.vector, row.dim) if row else None
-
-    def embeddings_for(
-        self, model_id: str, dim: int = 0, since_generation: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """All ``(ids, vectors)`` of one model, or only those written after a generation.
-
-        ``dim`` only shapes the empty result when there are no vectors yet.
-        """
-        query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
-            embeddings.c.model_id == model_id
-        )
-        if since_generation is not None:
-            query = query.where(embeddings.c.generation > since_generation)
-        query = query.order_by(embeddings.c.photo_id)
-        ids: list[int] = []
-        blobs: list[bytes] = []
-        with self.engine.connect() as conn:
-            for r in conn.execute(query):
-                ids.append(r.photo_id)
-                blobs.append(r.vector)
-                dim = r.dim
-        if not ids:
-            return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
-        return np.asarray(ids, dtype=np.int64), blobs_to_matrix(blobs, dim)
-
-    def embedding_changes(
-        self, model_id: str, dim: int, since_token: str
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """For catching up a saved vector index: ``(live_ids, changed_ids, changed_vectors)``.
-
-        ``since_token`` is the generation the index was saved at; None when that cannot be
-        trusted (not a number, or newer than the library: a restored backup, say).
-        """
-        try:
-            since = int(since_token)
-        except ValueError:
-            return None
-        if since < 0 or since > self.generation():
-            return None
-        changed_ids, changed_vectors = self.embeddings_for(model_id, dim, since_generation=since)
-        return self.embedded_ids(model_id), changed_ids, changed_vectors
-
-    def embedded_fingerprints(self, model_id: str) -> dict[str, int]:
-        """Content fingerprint -> id of a photo that has a vector of ``model_id``."""
-        query = (
-            select(photos.c.fingerprint, photos.c.id)
-            .select_from(photos.join(embeddings, embeddings.c.photo_id == photos.c.id))
-            .where(and_(embeddings.c.model_id == model_id, photos.c.fingerprint.is_not(None)))
-        )
-        with self.engine.connect() as conn:
-            return {r.fingerprint: int(r.id) for r in conn.execute(query)}
-
-    def embedded_ids(self, model_id: str) -> np.ndarray:
-        query = select(embeddings.c.photo_id).where(embeddings.c.model_id == model_id)
-        with self.engine.connect() as conn:
-            return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
-
-    def embedding_count(self, model_id: str) -> int:
-        query = select(func.count()).select_from(embeddings).where(embeddings.c.model_id == model_id)
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def upgrade_backlog(self, old_model_id: str, new_model_id: str) -> int:
-        """Photos with a vector of ``old_model_id`` but none of ``new_model_id`` that an index
-        run can re-embed now (status ok, folder online)."""
-        new = embeddings.alias("new_embeddings")
-        query = (
-            select(func.count())
-            .select_from(
-                embeddings.join(photos, photos.c.id == embeddings.c.photo_id).join(
-                    folders, folders.c.id == photos.c.folder_id
-                )
-            )
-            .where(
-                embeddings.c.model_id == old_model_id,
-                photos.c.status == STATUS_OK,
-                folders.c.online.is_(True),
-                ~select(new.c.photo_id)
-                .where(and_(new.c.photo_id == photos.c.id, new.c.model_id == new_model_id))
-                .exists(),
-            )
-        )
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
     # ------------------------------------------------------------------ state
     def generation(self) -> int:
         with self.engine.connect() as conn:
@@ -387,42 +294,6 @@ class Repository:
         )
 
     # ------------------------------------------------------------------ ranking transforms
-    def embeddings_by_ids(self, ids: Sequence[int], model_id: str) -> dict[int, np.ndarray]:
-        """Stored vectors of some photos (those that have one), by photo id."""
-        out: dict[int, np.ndarray] = {}
-        with self.engine.connect() as conn:
-            for part in _chunks(list(ids)):
-                query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
-                    and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
-                )
-                for r in conn.execute(query):
-                    out[int(r.photo_id)] = blob_to_vector(r.vector, r.dim)
-        return out
-
-    def embedding_chunks(
-        self, model_id: str, chunk: int = 20_000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All ``(ids, vectors)`` of one model in id order, ``chunk`` rows at a time.
-
-        For passes over a large library without holding every vector at once (1M x 1280
-        float32 is 5 GB); each chunk is its own short read.
-        """
-        after = -1
-        while True:
-            query = (
-                select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim)
-                .where(and_(embeddings.c.model_id == model_id, embeddings.c.photo_id > after))
-                .order_by(embeddings.c.photo_id)
-                .limit(chunk)
-            )
-            with self.engine.connect() as conn:
-                rows = conn.execute(query).all()
-            if not rows:
-                return
-            ids = np.fromiter((r.photo_id for r in rows), dtype=np.int64, count=len(rows))
-            yield ids, blobs_to_matrix([r.vector for r in rows], int(rows[0].dim))
-            after = int(ids[-1])
-
     def ranking_transform(self, model_id: str, kind: str) -> tuple[int, int, int, bytes] | None:
         """The newest stored transform of a kind: ``(version, method, n_photos, data)``."""
         t = ranking_transforms
