@@ -1,0 +1,264 @@
+"""The commands of the ``photofind`` command line, one function each, and what they return.
+
+``cli.py`` parses the arguments and turns exceptions into messages and exit codes; each command
+here gets the parsed arguments and returns an exit code. The heavy modules (numpy, SQLAlchemy,
+onnxruntime, Pillow) are imported inside the commands, so importing this module stays cheap and
+``photofind --version`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from photofind.config import get_paths
+
+if TYPE_CHECKING:
+    from photofind.core.library import Library
+
+DEFAULT_MODEL = "efficientnet-lite0"  # photofind.core.models.registry.DEFAULT_MODEL (tested)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def open_library(args: argparse.Namespace) -> Library:
+    """The library the common options name (``--data-dir``, ``--model``, ``--device``, ...)."""
+    from photofind.core.library import Library
+
+    return Library(get_paths(args.data_dir), model=args.model, device=args.device, threads=args.threads)
+
+
+def error(message: str) -> None:
+    """One line on stderr, prefixed with the program name."""
+    sys.stderr.write(f"photofind: {message}\n")
+
+
+def print_json(data: object) -> None:
+    """``data`` as indented JSON on stdout (non-ASCII paths kept as they are)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    with lib.writing():
+        targets = [lib.add_folder(path) for path in args.folders] if args.folders else None
+        if targets is None and not lib.repo.folders():
+            error("the library has no folders yet: photofind index FOLDER")
+            return EXIT_USAGE
+        cancel = threading.Event()
+        from photofind.progress import ProgressBar
+
+        progress = None if args.json else ProgressBar()
+        upgrade = lib.upgrade_state()
+        if upgrade.in_progress and not args.json:
+            print(
+                f"Upgrading the library to the improved image descriptor: {upgrade.backlog} photos "
+                "to re-embed (searches use the previous one until this is done)."
+            )
+        try:
+            report = lib.indexer(batch_size=args.batch_size).run(targets, progress, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+        if not report.cancelled:
+            lib.retire_previous_models()
+        # Build (or catch up) the ranking index now, while we hold the writer lock: a CLI
+        # search is a short process that could not wait for a background build.
+        lib.searcher(build="never").prepare_ranking()
+    if args.json:
+        print_json(
+            {
+                "added": report.added,
+                "updated": report.updated,
+                "moved": report.moved,
+                "copied": report.copied,
+                "removed": report.removed,
+                "unchanged": report.unchanged,
+                "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+                "offline_folders": report.offline_folders,
+                "scan_errors": [{"path": p, "reason": r} for p, r in report.scan_errors],
+                "cancelled": report.cancelled,
+                "seconds": round(report.elapsed_s, 2),
+                "photos_per_second": round(report.photos_per_second, 1),
+            }
+        )
+        return EXIT_OK
+    print(
+        f"{report.added} added, {report.updated} updated, {report.moved} moved, "
+        f"{report.copied} copies, {report.removed} removed, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped in {report.elapsed_s:.1f} s"
+        + (f" ({report.photos_per_second:.1f} photos/s)" if report.embedded else "")
+    )
+    for path, reason in report.skipped[:20]:
+        print(f"  skipped {path}: {reason}")
+    if len(report.skipped) > 20:
+        print(f"  ... and {len(report.skipped) - 20} more (photofind skipped)")
+    for path, reason in report.scan_errors[:10]:
+        print(f"  could not read {path}: {reason}")
+    for path in report.offline_folders:
+        print(f"  offline (photos kept): {path}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    searcher = lib.searcher(ranking_settings(args))
+    hits = searcher.search_image(args.images, k=args.top)
+    if args.json:
+        query = args.images[0] if len(args.images) == 1 else args.images
+        print_json({"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]})
+        return EXIT_OK
+    if not hits:
+        print("No photos in the library yet (photofind index FOLDER)."
+            if lib.repo.embedding_count(searcher.embedder.model_id) == 0
+            else "No matches.")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:3d}  {hit.score:.4f}  {hit.path}")
+    return EXIT_OK
+
+
+def ranking_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The ``RankingSettings`` the search flags ask for."""
+    from dataclasses import replace
+
+    from photofind.core.ranking import RankingSettings
+
+    if args.ranking == "plain":
+        return RankingSettings.plain()
+    return replace(
+        RankingSettings(),
+        pca=not args.no_pca,
+        dba=not args.no_dba,
+        query_expansion=not args.no_qe,
+        diffusion=args.diffusion,
+    )
+
+
+def cmd_folders(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    if args.action == "add":
+        for path in args.paths:
+            row = lib.add_folder(path)
+            print(f"added {row.path} (run photofind index to index it)")
+        return EXIT_OK
+    if args.action == "remove":
+        with lib.writing(timeout=30):
+            for path in args.paths:
+                n = lib.remove_folder(path)
+                print(f"removed {path} from the library ({n} photos forgotten; files untouched)")
+        return EXIT_OK
+    rows = lib.repo.folders()
+    if args.json:
+        print_json([{"path": r.path, "online": r.online, "photos": r.photo_count, "skipped": r.skipped_count, "error": r.last_error} for r in rows])
+        return EXIT_OK
+    if not rows:
+        print("No folders yet: photofind folders add FOLDER, or photofind index FOLDER")
+    for r in rows:
+        state = "online " if r.online else "OFFLINE"
+        note = f"  ({r.last_error})" if r.last_error else ""
+        print(f"{state}  {r.photo_count:7d} photos  {r.path}{note}")
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    info = lib.model_info
+    stats = lib.repo.stats(info.model_id)
+    # the file searches use: the newest ranking-space index, else the model's own
+    files = lib.index_files(lib.search_model_id)
+    ranked = [f for f in files if f != lib.index_path(lib.search_model_id)]
+    index_file = ranked[0] if ranked else lib.index_path(lib.search_model_id)
+    data = {
+        "data_dir": str(lib.paths.data_dir),
+        "folders": stats.folders,
+        "folders_offline": stats.folders_offline,
+        "photos": stats.photos,
+        "embedded": stats.embedded,
+        "skipped": stats.skipped,
+        "skip_reasons": stats.skip_reasons,
+        "offline_photos": stats.offline_photos,
+        "model": info.model_id,
+        "index_file": str(index_file),
+        "index_bytes": sum(f.stat().st_size for f in files),
+        "db_bytes": lib.paths.db_path.stat().st_size,
+        "searching_with": lib.search_model_id,
+        "upgrade_backlog": lib.upgrade_state().backlog,
+    }
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    print(f"Data dir:   {data['data_dir']}")
+    print(f"Folders:    {stats.folders} ({stats.folders_offline} offline)")
+    print(f"Photos:     {stats.photos} ({stats.offline_photos} offline)")
+    print(f"Embedded:   {stats.embedded} with {info.model_id}")
+    if data["upgrade_backlog"]:
+        print(
+            f"Upgrading:  {data['upgrade_backlog']} photos still to re-embed (photofind index); "
+            f"searching with {data['searching_with']} until then"
+        )
+    print(f"Skipped:    {stats.skipped}")
+    for reason, n in stats.skip_reasons.items():
+        print(f"  {n:6d}  {reason}")
+    print(f"Index:      {data['index_bytes'] / 1e6:.1f} MB  {index_file}")
+    print(f"Database:   {data['db_bytes'] / 1e6:.1f} MB  {lib.paths.db_path}")
+    return EXIT_OK
+
+
+def cmd_skipped(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    rows = lib.repo.skipped()
+    if args.json:
+        print_json([{"path": r.path, "reason": r.skip_reason} for r in rows])
+        return EXIT_OK
+    for r in rows:
+        print(f"{r.path}: {r.skip_reason}")
+    if not rows:
+        print("No skipped files.")
+    return EXIT_OK
+
+
+def cmd_rebuild_index(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    with lib.writing(timeout=30):
+        n = lib.rebuild_index()
+    print(f"Rebuilt the search index from the database: {n} photos.")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from photofind.core.models.registry import available_models
+
+    paths = get_paths(args.data_dir).ensure()
+    for name in available_models(paths.models_dir):
+        print(name + ("  (default)" if name == DEFAULT_MODEL else ""))
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from photofind.core.watcher import watch_library  # watchdog is only needed here
+
+    lib = open_library(args)
+    print("Watching the library folders; Ctrl+C stops.", file=sys.stderr)
+    return watch_library(lib, debounce_s=args.debounce, on_report=lambda r: print(_summary(r), flush=True))
+
+
+def _summary(report) -> str:  # type: ignore[no-untyped-def]
+    return (
+        f"{report.added} added, {report.updated} updated, {report.moved} moved, "
+        f"{report.removed} removed, {len(report.skipped)} skipped"
+    )
+
+
+COMMANDS = {
+    "index": cmd_index,
+    "search": cmd_search,
+    "folders": cmd_folders,
+    "stats": cmd_stats,
+    "skipped": cmd_skipped,
+    "rebuild-index": cmd_rebuild_index,
+    "models": cmd_models,
+    "watch": cmd_watch,
+}
