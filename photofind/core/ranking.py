@@ -1,6 +1,9 @@
 """Which ranking stages run, and the library-learned vector space they run in.
 
-Stages (each switchable in ``RankingSettings``; figures in ``bench/README.md``):
+Stages (each switchable in ``RankingSettings``, the ``search`` flags and the app's Search >
+Ranking menu; figures in ``bench/README.md``: at the app's 288 px input each stage of the default
+raises every figure on both benchmark sets, and all 27 neighbouring parameter settings of
+``bench/ranking_grid.py`` meet the bars too, so the default is not a peak tuned to the sets):
 
 1. ``pca`` - the library's own PCA (``core/whitening.py``, eigenvalue power 0: centring,
    rotation, 1280 -> 256): small gains on both kinds of search and a 5x smaller index. Full or

@@ -1,7 +1,7 @@
 """Moving a library to a new variant of its model, with no gap in search.
 
 When photofind changes how its model sees photos (0.2 feeds the default model 288 px instead of
-224 px; ``models/registry.py``), every photo needs a new vector, and the model id changes with
+224 px; ``models/builtin_models.py``), every photo needs a new vector, and the model id changes with
 it. The index run re-embeds photos like any photo without a vector of the current model (the
 GUI's start-up run or ``photofind index``, in the background, resumable after a cancel or a
 kill). Until every photo it can reach has a new vector, searches keep using the previous
