@@ -2,9 +2,11 @@
 
 The default model's ONNX graph has two outputs: ``embedding`` (global average pooling, what the
 app stores) and ``feature_map`` ``[N, C, h, w]`` before pooling, with dynamic h and w, so any
-input size works. Measured on Corel-1k / UKBench-1000 (``bench/README.md``): GeM with p = 2 or 3
-lowers category retrieval (Corel mAP 0.908 -> 0.889 / 0.881) for +0.006 UKBench N-S, and a
-224 + 320 px multi-scale sum is no better than 320 px alone, so the app keeps average pooling;
+input size works. Measured with the app's ranking (``bench/quality.py --descriptors``): GeM
+p = 3 lowers category retrieval (Corel mAP 0.9207 -> 0.8993 plain, 0.9683 -> 0.9616 ranked) for
++0.009 plain UKBench N-S, and multi-scale sums (288 + 204, 224 + 320 px) lower Corel P@10 and
+mAP against one 288 px input with the default ranking (224 + 320 gains 0.003 UKBench N-S at
+1.8x the model cost), so the app keeps average pooling at 288 px;
 these functions are the documented step for experiments and for user models.
 """
 
