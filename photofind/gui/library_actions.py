@@ -36,7 +36,7 @@ class LibraryActions:
         iw = self.index_worker
         iw.progress.connect(self._index_progress)
         iw.started_run.connect(self.folder_panel.set_indexing)
-        iw.started_run.connect(self._announce_upgrade)
+        iw.upgrading.connect(self._announce_upgrade)
         iw.finished_run.connect(self._index_finished)
         iw.queue_changed.connect(self.folder_panel.set_queued)
         iw.library_changed.connect(self._library_changed)
@@ -85,14 +85,12 @@ class LibraryActions:
         self._skipped_dialog.raise_()
         self.query_worker.load_skipped()
 
-    def _announce_upgrade(self, _paths: list) -> None:  # type: ignore[type-arg]
-        upgrade = self.library.upgrade_state()
-        if upgrade.in_progress:
-            self.statusBar().showMessage(
-                f"Upgrading the library to the improved image descriptor: {upgrade.backlog} "
-                "photos to re-embed. Searches use the previous one until it is done.",
-                30_000,
-            )
+    def _announce_upgrade(self, backlog: int) -> None:
+        self.statusBar().showMessage(
+            f"Upgrading the library to the improved image descriptor: {backlog} photos to "
+            "re-embed. Searches use the previous one until it is done.",
+            30_000,
+        )
 
     def _folder_added(self, path: str) -> None:
         self.statusBar().showMessage(f"Added {path}; indexing it…", 8000)

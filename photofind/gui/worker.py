@@ -70,6 +70,7 @@ class IndexWorker(QObject):
 
     progress = Signal(object)  # Progress
     started_run = Signal(list)  # folder paths being indexed ([] means all)
+    upgrading = Signal(int)  # photos still to re-embed for a new model variant (core/upgrade.py)
     finished_run = Signal(object)  # IndexReport
     folder_added = Signal(str)  # normalised path
     folder_removed = Signal(str, int)  # path, photos forgotten
@@ -259,6 +260,9 @@ class IndexWorker(QObject):
             waiting = self._waiting_paths()
         self.queue_changed.emit(waiting)
         self.started_run.emit([r.path for r in rows] if paths is not None else [])
+        upgrade = self.library.upgrade_state()  # a few queries: here, not on the GUI thread
+        if upgrade.in_progress:
+            self.upgrading.emit(upgrade.backlog)
         try:
             report: IndexReport = self.library.indexer().run(
                 rows, on_progress=self.progress.emit, cancel=cancel, pause=self._pause

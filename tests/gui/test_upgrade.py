@@ -1,0 +1,61 @@
+"""The app on a library of photofind 0.1 (224 px vectors): it searches at once, upgrades in the
+background with a message, and searches with the new vectors afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from photofind.config import get_paths
+from photofind.core.library import Library
+from photofind.core.models.registry import previous_variants
+from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
+
+
+@pytest.fixture
+def old_library(tmp_path: Path, photo_dir: Path) -> Library:
+    data = tmp_path / "old-data"
+    old_lib = Library(get_paths(data), device="cpu")
+    (old,) = previous_variants(old_lib.model_info)
+    old_lib.__dict__["model_info"] = old  # what photofind 0.1 resolved the default model to
+    with old_lib.writing():
+        old_lib.indexer().run([old_lib.add_folder(photo_dir)])
+    old_lib.close()
+    lib = Library(get_paths(data), device="cpu")
+    yield lib
+    lib.close()
+
+
+def test_window_upgrades_an_old_library_without_a_search_gap(
+    qtbot, old_library: Library, settings, photo_dir: Path
+) -> None:
+    from photofind.gui.main_window import MainWindow
+
+    lib = old_library
+    old_id = lib.search_model_id
+    assert old_id != lib.model_info.model_id and lib.upgrade_state().backlog == 100
+    window = MainWindow(lib, settings, watch=False, rescan_on_start=False)
+    qtbot.addWidget(window)
+    window.show()
+    query = photo_dir / "705.jpg"
+    try:
+        drop(window.query_panel, file_mime(query))
+        qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
+        assert Path(window.model.items()[0].path) == query  # answered from the 0.1 vectors
+
+        with qtbot.waitSignal(window.index_worker.finished_run, timeout=4 * TIMEOUT_MS):
+            with qtbot.waitSignal(window.index_worker.upgrading, timeout=TIMEOUT_MS) as upgrading:
+                window.rescan()
+            assert upgrading.args == [100]
+            assert "Upgrading the library" in window.statusBar().currentMessage()
+        assert not lib.upgrade_state().in_progress
+        assert lib.search_model_id == lib.model_info.model_id
+        assert lib.repo.embedding_count(old_id) == 0
+
+        shown_gen = window._gen
+        drop(window.query_panel, file_mime(query))
+        qtbot.waitUntil(lambda: window._gen != shown_gen and not window._searching, timeout=TIMEOUT_MS)
+        assert Path(window.model.items()[0].path) == query  # now from the new vectors
+    finally:
+        window.shutdown()
