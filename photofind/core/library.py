@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -75,7 +75,7 @@ class Library:
         #: menu sets this).
         self.ranking = RankingSettings()
         self._upgrade: tuple[int, UpgradeState] | None = None
-        self._previous: tuple[str, OnnxEmbedder, VectorIndex] | None = None
+        self._previous: tuple[str, OnnxEmbedder, dict[str, VectorIndex]] | None = None
 
     # ------------------------------------------------------------------ lazy parts
     @cached_property
@@ -88,14 +88,17 @@ class Library:
 
     @cached_property
     def vector_index(self) -> VectorIndex:
-        info = self.model_info
+        return self._open_index(self.model_info)
+
+    def _open_index(self, info: ModelInfo) -> VectorIndex:
+        """The model's own HNSW index of ``info``: loaded, caught up or rebuilt from the DB."""
         index = VectorIndex(self.index_path(info.model_id), info.dim)
         outcome = index.open(
             lambda: self.repo.embeddings_for(info.model_id, info.dim),
             str(self.repo.generation()),
             lambda token: self.repo.embedding_changes(info.model_id, info.dim, token),
         )
-        logger.info("Vector index for %s: %s", info.name, outcome)
+        logger.info("Vector index for %s: %s", info.model_id, outcome)
         return index
 
     def index_path(self, model_id: str) -> Path:
@@ -117,7 +120,8 @@ class Library:
         library still too small to learn one from."""
         if not self.ranking.needs_space:
             return True
-        return self.repo.embedding_count(self.model_info.model_id) < self.ranking.min_photos
+        # during an upgrade the library's size is what the previous variant holds
+        return self.repo.embedding_count(self.search_model_id) < self.ranking.min_photos
 
     def index_files(self, model_id: str) -> list[Path]:
         """The HNSW files of ``model_id``: the model's own first, then ranking spaces."""
@@ -139,8 +143,11 @@ class Library:
                 self.repo, self.embedder, lambda: self.vector_index, settings, build=build,
                 index_path=self.index_path(self.model_info.model_id),
             )
-        embedder, index = self._previous_parts(previous)
-        return Searcher(self.repo, embedder, index, settings, build=build)
+        embedder, open_index = self._previous_parts(previous)
+        return Searcher(
+            self.repo, embedder, open_index, settings, build=build,
+            index_path=self.index_path(previous.model_id),
+        )
 
     def upgrade_state(self) -> UpgradeState:
         """How far the move to the current model variant is (re-checked when the library changes)."""
@@ -169,18 +176,19 @@ class Library:
             self._previous = None
         return retired
 
-    def _previous_parts(self, info: ModelInfo) -> tuple[OnnxEmbedder, VectorIndex]:
-        """The embedder and index of a previous model variant (same ONNX file), made once."""
+    def _previous_parts(self, info: ModelInfo) -> tuple[OnnxEmbedder, Callable[[], VectorIndex]]:
+        """The embedder (same ONNX file) and an on-demand index opener of a previous variant."""
         if self._previous is None or self._previous[0] != info.model_id:
-            index = VectorIndex(self.index_path(info.model_id), info.dim)
-            index.open(
-                lambda: self.repo.embeddings_for(info.model_id, info.dim),
-                str(self.repo.generation()),
-                lambda token: self.repo.embedding_changes(info.model_id, info.dim, token),
-            )
             embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
-            self._previous = (info.model_id, embedder, index)
-        return self._previous[1], self._previous[2]
+            self._previous = (info.model_id, embedder, {})
+        _, embedder, opened = self._previous
+
+        def open_index() -> VectorIndex:
+            if "index" not in opened:
+                opened["index"] = self._open_index(info)
+            return opened["index"]
+
+        return embedder, open_index
 
     @contextmanager
     def writing(self, timeout: float = 0.0) -> Iterator[None]:
