@@ -233,3 +233,23 @@ def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path)
     with engine.connect() as conn:  # only the newest two are kept
         assert conn.exec_driver_sql("select count(*) from ranking_transforms").scalar() == 2
     engine.dispose()
+
+
+def test_a_library_with_a_ranking_space_never_opens_the_model_index(library) -> None:  # type: ignore[no-untyped-def]
+    repo, index, ids, labels = library
+    opened = []
+
+    def open_model_index() -> VectorIndex:
+        opened.append(True)
+        return index
+
+    searcher = Searcher(
+        repo, _Embedder(), open_model_index, RankingSettings(min_photos=50), build="now",
+        index_path=index.path,
+    )
+    assert searcher.space_ready
+    assert _precision(searcher, ids, labels) > 0.9
+    assert searcher.search_vector(repo.embedding(int(ids[0]), MODEL), k=3)[0].photo_id == int(ids[0])
+    assert opened == []  # the 1280-d index of a large library stays on disk
+    plain = Searcher(repo, _Embedder(), open_model_index, RankingSettings.plain(), index_path=index.path)
+    assert len(plain.similar_to(int(ids[0]), k=5)) == 5 and opened == [True]
