@@ -60,12 +60,15 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """Model threads: one core fewer than available, left for decoding and Python.
+    """Model threads: every usable core (onnxruntime's spin-waiting is off, so idle model
+    threads leave the cores to the decode pool).
 
-    Measured with bench/throughput.py on 2 cores: 1 model thread indexes Corel at 42 photos/s
-    against 28 with 2 threads, because the decode pool and the model no longer fight for cores.
+    Measured with bench/throughput.py on 2 cores, interleaved runs at the 288 px input: 2 model
+    threads index Corel at 72-79 photos/s against 46-47 with 1, and 5120x2880 JPEGs at 32-41
+    against 24-30. (At the 224 px input of 0.1 one thread had been slightly faster: the model
+    was cheap enough that decoding mattered as much.)
     """
-    return max(1, usable_cores() - 1)
+    return usable_cores()
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

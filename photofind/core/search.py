@@ -161,17 +161,22 @@ class Searcher:
         return self.space_ready
 
     def _build_space(self, allow_rebuild: bool = True) -> bool:
-        with self._slot.build_lock:
-            try:
-                space = RankedSpace(
-                    self.repo, self.embedder.model_id, self.embedder.dim, self._index_path, self.settings
-                )
-                if space.build(allow_rebuild=allow_rebuild):
-                    self._slot.space = space
-                    return True
-            except Exception:  # ranking falls back to plain cosine, never breaks search
-                logger.exception("building the ranking space failed; searching with plain cosine")
+        # Only loading: never wait for a build that is running (a new Searcher per GUI query
+        # would otherwise block for the seconds a large library's space takes).
+        if not self._slot.build_lock.acquire(blocking=allow_rebuild):
             return False
+        try:
+            space = RankedSpace(
+                self.repo, self.embedder.model_id, self.embedder.dim, self._index_path, self.settings
+            )
+            if space.build(allow_rebuild=allow_rebuild):
+                self._slot.space = space
+                return True
+        except Exception:  # ranking falls back to plain cosine, never breaks search
+            logger.exception("building the ranking space failed; searching with plain cosine")
+        finally:
+            self._slot.build_lock.release()
+        return False
 
     def _current_space(self) -> RankedSpace | None:
         space = self.space

@@ -48,7 +48,11 @@ def test_window_upgrades_an_old_library_without_a_search_gap(
             with qtbot.waitSignal(window.index_worker.upgrading, timeout=TIMEOUT_MS) as upgrading:
                 window.rescan()
             assert upgrading.args == [100]
-            assert "Upgrading the library" in window.statusBar().currentMessage()
+            # the window's slot runs on the GUI thread, after the test's own signal spy
+            qtbot.waitUntil(
+                lambda: "Upgrading the library" in window.statusBar().currentMessage(),
+                timeout=TIMEOUT_MS,
+            )
         assert not lib.upgrade_state().in_progress
         assert lib.search_model_id == lib.model_info.model_id
         assert lib.repo.embedding_count(old_id) == 0
