@@ -42,6 +42,7 @@ class DatabaseError(RuntimeError):
 
 
 _READ_ONLY_MODES = ("ro", "immutable")
+PAGE_SIZE = 16384
 
 
 def create_library_engine(db_path: Path, read_only: str | None = None) -> Engine:
@@ -62,6 +63,9 @@ def create_library_engine(db_path: Path, read_only: str | None = None) -> Engine
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
         if read_only is None:
+            # Applies only when the file is created (WAL fixes it afterwards): 16 KB pages hold six
+            # 2.5 KB float16 vectors, where 4 KB pages held one, wasting 1.5 KB per photo.
+            cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -24,6 +24,8 @@ def test_fresh_database_is_migrated_to_head_with_wal_and_foreign_keys(tmp_path: 
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # six float16 vectors per page instead of one 4 KB page each
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
         tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"folders", "photos", "embeddings", "meta", "alembic_version"} <= tables
     assert check_integrity(engine) == "ok"
