@@ -77,14 +77,19 @@ def test_load_dataset_maps_ids_to_files(corel_dir: Path, ukbench_dir: Path) -> N
 
 
 # --------------------------------------------------------------------------- real run, 100 photos
-def test_quality_on_100_corel_photos(corel_dir: Path, tmp_path: Path) -> None:
+def _corel_subset(corel_dir: Path, tmp_path: Path, step: int) -> tuple[_common.Dataset, Path]:
+    """Every ``step``-th Corel photo copied into ``tmp_path/images``, and that subset."""
     corel = _common.load_dataset(corel_dir)
-    ids = corel.ids[::10]  # 10 photos of each of the 10 classes
+    ids = corel.ids[::step]
     images = tmp_path / "images"
     images.mkdir()
     for i in ids:
         shutil.copy2(corel.path_of(i), images)
-    ds = _common.subset(corel, ids)
+    return dataclasses.replace(_common.subset(corel, ids), images=images), images
+
+
+def test_quality_on_100_corel_photos(corel_dir: Path, tmp_path: Path) -> None:
+    ds, images = _corel_subset(corel_dir, tmp_path, 10)  # 10 photos of each of the 10 classes
     assert len(ds.ids) == 100 and all(len(r) == 9 for r in ds.relevant.values())
 
     info = _common.model_info(models_dir=tmp_path / "models")
@@ -101,14 +106,7 @@ def test_quality_on_100_corel_photos(corel_dir: Path, tmp_path: Path) -> None:
 
 
 def test_descriptor_variants_run_through_the_app_ranking(corel_dir: Path, tmp_path: Path) -> None:
-    corel = _common.load_dataset(corel_dir)
-    ids = corel.ids[::20]  # 5 photos of each of the 10 classes
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in ids:
-        shutil.copy2(corel.path_of(i), images)
-    ds = _common.subset(corel, ids)
-    ds = dataclasses.replace(ds, images=images)  # index only the copied photos
+    ds, images = _corel_subset(corel_dir, tmp_path, 20)  # 5 photos of each of the 10 classes
     info = _common.model_info(models_dir=tmp_path / "models")
     plain = [(label, s) for label, s in quality.STAGES if s == quality._PLAIN]
     results = quality.evaluate_descriptors(ds, info, plain)
