@@ -118,6 +118,18 @@ def exact_rankings(ids: list[str], vectors: np.ndarray, include_query: bool) -> 
     return {q: [ids[j] for j in order[i, :n]] for i, q in enumerate(ids)}
 
 
+def indexed_photos(lib, info: ModelInfo, ds: Dataset):  # type: ignore[no-untyped-def]
+    """The set's photos in ``lib`` after an index run: ``(photo ids, stored vectors, id -> stem,
+    id -> path)``, in photo id order, restricted to the set's image ids."""
+    pids, vectors = lib.repo.embeddings_for(info.model_id, info.dim)
+    rows = lib.repo.photos_by_ids(pids.tolist())
+    stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
+    wanted = set(ds.ids)
+    keep = [k for k, pid in enumerate(pids.tolist()) if stem_of[pid] in wanted]
+    path_of = {int(pids[k]): rows[int(pids[k])].path for k in keep}
+    return pids[keep], vectors[keep], stem_of, path_of
+
+
 # --------------------------------------------------------------------------- one evaluation
 def evaluate(
     ds: Dataset,
@@ -138,12 +150,8 @@ def evaluate(
             index_wall = time.perf_counter() - started
 
             repo, model_id = lib.repo, info.model_id
-            pids, vectors = repo.embeddings_for(model_id, info.dim)
-            rows = repo.photos_by_ids(pids.tolist())
-            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
             wanted = set(ds.ids)
-            keep = [k for k, pid in enumerate(pids.tolist()) if stem_of[pid] in wanted]
-            pids, vectors = pids[keep], vectors[keep]
+            pids, vectors, stem_of, _ = indexed_photos(lib, info, ds)
             # stored float16 vectors are unit length to ~1e-4 only: cosine needs them exact
             vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
             ids = [stem_of[pid] for pid in pids.tolist()]
@@ -212,11 +220,7 @@ def evaluate_stages(
             lib.add_folder(ds.images)
             lib.indexer().run()
             repo, model_id = lib.repo, info.model_id
-            pids, _ = repo.embeddings_for(model_id, info.dim)
-            rows = repo.photos_by_ids(pids.tolist())
-            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
-            wanted = set(ds.ids)
-            pids = np.array([p for p in pids.tolist() if stem_of[p] in wanted])
+            pids, _, stem_of, _ = indexed_photos(lib, info, ds)
             out += _score_stages(
                 ds, repo, lib.embedder, lambda: lib.vector_index, lib.index_path(model_id),
                 pids, stem_of, stages, info.preprocess.size,
@@ -329,11 +333,8 @@ def evaluate_descriptors(
             lib.add_folder(ds.images)
             lib.indexer().run()
             repo = lib.repo
-            pids, _ = repo.embeddings_for(info.model_id, info.dim)
-            rows = repo.photos_by_ids(pids.tolist())
-            stem_of = {pid: Path(rows[pid].path).stem for pid in pids.tolist()}
-            pids = np.array([p for p in pids.tolist() if stem_of[p] in set(ds.ids)])
-            vectors = _descriptor_vectors(ds, info, [rows[p].path for p in pids.tolist()], lib)
+            pids, _, stem_of, path_of = indexed_photos(lib, info, ds)
+            vectors = _descriptor_vectors(ds, info, [path_of[p] for p in pids.tolist()], lib)
             for number, (label, sizes, pooling) in enumerate(DESCRIPTORS):
                 desc = sum(vectors[(z, pooling)] for z in sizes)
                 model_id = f"bench-descriptor-{number}"
