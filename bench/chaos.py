@@ -213,7 +213,7 @@ def _verify(res: ChaosResult, clean: Path, chaos: Path, folder: Path, rng: rando
 
     from photofind.config import get_paths
     from photofind.core.library import Library
-    from photofind.core.vector_index import VectorIndex
+    from photofind.core.vectors.vector_index import VectorIndex
 
     integrity = _integrity(chaos / "library.sqlite3")
     if integrity != "ok":

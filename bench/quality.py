@@ -56,8 +56,8 @@ from _common import (
 )
 
 from photofind.core.models.spec import ModelInfo
-from photofind.core.ranking import RankingSettings
-from photofind.core.search import Searcher
+from photofind.core.search.ranking import RankingSettings
+from photofind.core.search.searcher import Searcher
 
 _PLAIN = RankingSettings.plain()
 #: Rows of the stage table: (label, settings). Each stage alone, then the default combination.
@@ -296,9 +296,9 @@ class _Descriptors:
 
 
 def _descriptor_vectors(ds: Dataset, info: ModelInfo, paths: list[str], lib) -> dict[tuple[int, str], np.ndarray]:  # type: ignore[no-untyped-def]
-    """(size, pooling) -> unit vectors of ``paths``, decoded by the app, pooled by core/pooling."""
-    from photofind.core.images import decode_for_model
-    from photofind.core.pooling import gem
+    """(size, pooling) -> unit vectors of ``paths``, decoded by the app, pooled by core/models/pooling."""
+    from photofind.core.images.decode import decode_for_model
+    from photofind.core.models.pooling import gem
 
     out: dict[tuple[int, str], np.ndarray] = {}
     for size in sorted({z for _, sizes, _ in DESCRIPTORS for z in sizes}):
@@ -324,7 +324,7 @@ def evaluate_descriptors(
     The set is indexed once by the app (photo rows); each variant's vectors are then written to
     the library under a model id of their own and searched with the app's ``Searcher``.
     """
-    from photofind.core.vector_index import VectorIndex
+    from photofind.core.vectors.vector_index import VectorIndex
 
     out = []
     with tempfile.TemporaryDirectory(prefix="photofind-descriptors-") as tmp:

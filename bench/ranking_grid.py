@@ -33,9 +33,9 @@ from _common import (
 )
 from quality import RANKING_BARS
 
-from photofind.core.ranking import RankingSettings, augment
-from photofind.core.rerank import expand_query
-from photofind.core.whitening import fit_whitening
+from photofind.core.search.ranking import RankingSettings, augment
+from photofind.core.search.rerank import expand_query
+from photofind.core.search.whitening import fit_whitening
 
 
 def set_vectors(ds: Dataset, size: int) -> tuple[list[str], np.ndarray]:

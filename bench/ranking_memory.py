@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import quiet_logs
 
-from photofind.core.ranking import vectors_of
-from photofind.core.rerank import diffuse, expand_query
-from photofind.core.vector_index import VectorIndex
+from photofind.core.search.ranking import vectors_of
+from photofind.core.search.rerank import diffuse, expand_query
+from photofind.core.vectors.vector_index import VectorIndex
 
 
 def _rss_mb() -> float:

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from photofind.core.vector_index import VectorIndex
+from photofind.core.vectors.vector_index import VectorIndex
 
 CORE = REPO / ".." / "shared" / "data" / "corel1k"
 CACHE = Path(os.environ.get("PHOTOFIND_BENCH_CACHE", Path.home() / ".cache" / "photofind-bench"))
@@ -47,8 +47,8 @@ def rss_mb() -> float:
 
 def load_model() -> tuple[str, int, Callable[[Path], np.ndarray]]:
     """(model_id, dim, embed_file) from the real model code; raises if it is not there yet."""
-    from photofind.core.embedder import OnnxEmbedder
-    from photofind.core.images import load_for_model
+    from photofind.core.models.embedder import OnnxEmbedder
+    from photofind.core.images.decode import load_for_model
     from photofind.core.models.registry import resolve_model
 
     info = resolve_model(None, CACHE / "models")  # default model, converted once into the cache

@@ -50,8 +50,8 @@ from _common import (
     quiet_logs,
 )
 
-from photofind.core.embedder import OnnxEmbedder, usable_cores
-from photofind.core.images import decode_for_model
+from photofind.core.models.embedder import OnnxEmbedder, usable_cores
+from photofind.core.images.decode import decode_for_model
 
 LARGE_SIZE = (5120, 2880)
 MODEL_SAMPLE = 160  # tensors kept in memory for (a): 10 batches of 16

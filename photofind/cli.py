@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
-    from photofind.core.images import ImageDecodeError
+    from photofind.core.images.decode import ImageDecodeError
     from photofind.core.library import FolderError, LibraryBusy, LibraryReadOnly
     from photofind.core.models.registry import ModelNotAvailable
     from photofind.store.db import DatabaseError, damaged_message

@@ -124,7 +124,7 @@ def ranking_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The ``RankingSettings`` the search flags ask for."""
     from dataclasses import replace
 
-    from photofind.core.ranking import RankingSettings
+    from photofind.core.search.ranking import RankingSettings
 
     if args.ranking == "plain":
         return RankingSettings.plain()

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from photofind.core.indexer import Progress
+from photofind.core.indexing.indexer import Progress
 
 
 class ProgressBar:

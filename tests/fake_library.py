@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photofind.core.indexer import Indexer
-from photofind.core.vector_index import VectorIndex
+from photofind.core.indexing.indexer import Indexer
+from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import open_database
 from photofind.store.repository import PhotoRow, Repository
 from photofind.store.schema import STATUS_OK

@@ -30,7 +30,7 @@ def test_core_and_cli_import_with_qt_blocked() -> None:
         "        if name.split('.')[0] in ('PySide6', 'shiboken6'):\n"
         "            raise ImportError('Qt is blocked in this test')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import photofind.cli, photofind.core.library, photofind.core.watcher, photofind.core.thumbnails\n"
+        "import photofind.cli, photofind.core.library, photofind.core.watcher, photofind.core.images.thumbnails\n"
         "assert not any(m.startswith('PySide6') for m in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

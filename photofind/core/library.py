@@ -19,15 +19,15 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from photofind.config import Paths
-from photofind.core.embedder import OnnxEmbedder
-from photofind.core.indexer import Indexer
+from photofind.core.models.embedder import OnnxEmbedder
+from photofind.core.indexing.indexer import Indexer
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
-from photofind.core.ranking import RankingSettings
-from photofind.core.scanner import storable_path
-from photofind.core.search import Searcher
-from photofind.core.upgrade import UpgradeState, retire_previous, upgrade_state
-from photofind.core.vector_index import VectorIndex
+from photofind.core.search.ranking import RankingSettings
+from photofind.core.indexing.scanner import storable_path
+from photofind.core.search.searcher import Searcher
+from photofind.core.indexing.upgrade import UpgradeState, retire_previous, upgrade_state
+from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
 
@@ -135,7 +135,7 @@ class Library:
     def searcher(self, settings: RankingSettings | None = None, build: str = "auto") -> Searcher:
         """A searcher over the library's vectors; ``settings`` switch ranking stages (default:
         all). While the library moves to a new variant of its model, the previous variant's
-        complete vectors are searched (``core/upgrade.py``)."""
+        complete vectors are searched (``core/indexing/upgrade.py``)."""
         settings = settings or self.ranking
         previous = self.upgrade_state().previous
         if previous is None:

@@ -37,10 +37,10 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from photofind.core.scanner import SKIPPED_DIR_NAMES, is_supported
+from photofind.core.indexing.scanner import SKIPPED_DIR_NAMES, is_supported
 
 if TYPE_CHECKING:
-    from photofind.core.indexer import IndexReport
+    from photofind.core.indexing.indexer import IndexReport
     from photofind.core.library import Library
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import logging
 
 from PySide6.QtCore import Qt
 
-from photofind.core.indexer import IndexReport, Progress
+from photofind.core.indexing.indexer import IndexReport, Progress
 from photofind.gui.skipped_dialog import SkippedDialog
 from photofind.gui.worker import ALL
 

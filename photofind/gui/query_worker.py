@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QImageReader, QPainter
 
-from photofind.core.images import ImageDecodeError
+from photofind.core.images.decode import ImageDecodeError
 from photofind.core.library import Library
 from photofind.gui.results_model import ResultItem
 from photofind.gui.worker import ensure_loaded

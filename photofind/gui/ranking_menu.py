@@ -1,6 +1,6 @@
 """The Search > Ranking menu: each ranking stage on or off, remembered across sessions.
 
-The stages are the core's ``RankingSettings`` (``core/ranking.py``); the defaults are the
+The stages are the core's ``RankingSettings`` (``core/search/ranking.py``); the defaults are the
 measured best combination, and a user can switch any stage off (or go back to plain cosine)
 without a command line. The choice is stored in QSettings and applies to the shown results at
 once (the current query runs again).
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
-from photofind.core.ranking import RankingSettings
+from photofind.core.search.ranking import RankingSettings
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings

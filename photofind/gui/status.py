@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photofind.core.indexer import Progress
+from photofind.core.indexing.indexer import Progress
 
 
 def format_eta(seconds: float | None) -> str:

@@ -23,7 +23,7 @@ from photofind.gui.worker import lower_thread_priority
 logger = logging.getLogger(__name__)
 
 try:  # lands with the core's thumbnail cache; without it the grid shows placeholders only
-    from photofind.core.thumbnails import ThumbnailCache
+    from photofind.core.images.thumbnails import ThumbnailCache
 except ImportError:  # pragma: no cover - only while the core module is missing
     ThumbnailCache = None  # type: ignore[assignment,misc]
 

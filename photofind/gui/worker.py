@@ -20,7 +20,7 @@ from functools import partial
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from photofind.core.indexer import IndexReport, Progress
+from photofind.core.indexing.indexer import IndexReport, Progress
 from photofind.core.library import FolderError, Library, LibraryBusy
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class IndexWorker(QObject):
 
     progress = Signal(object)  # Progress
     started_run = Signal(list)  # folder paths being indexed ([] means all)
-    upgrading = Signal(int)  # photos still to re-embed for a new model variant (core/upgrade.py)
+    upgrading = Signal(int)  # photos still to re-embed for a new model variant (core/indexing/upgrade.py)
     finished_run = Signal(object)  # IndexReport
     folder_added = Signal(str)  # normalised path
     folder_removed = Signal(str, int)  # path, photos forgotten

@@ -86,7 +86,7 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
-# Transforms learned from the library's own vectors (e.g. the PCA of core/whitening.py), one row
+# Transforms learned from the library's own vectors (e.g. the PCA of core/search/whitening.py), one row
 # per fitted version; ``id`` is the version. Derived data: dropping them only costs a refit.
 ranking_transforms = Table(
     "ranking_transforms",

@@ -151,7 +151,7 @@ class LibraryWriter:
 
     def delete_model(self, model_id: str) -> int:
         """Forget every vector and ranking transform of ``model_id`` (a superseded model
-        variant, see ``core/upgrade.py``); returns how many vectors went. Photos stay."""
+        variant, see ``core/indexing/upgrade.py``); returns how many vectors went. Photos stay."""
         self.changed = True
         n = self.conn.execute(delete(embeddings).where(embeddings.c.model_id == model_id)).rowcount
         self.conn.execute(delete(ranking_transforms).where(ranking_transforms.c.model_id == model_id))

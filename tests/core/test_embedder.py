@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.embedder import nvidia_gpu_present, Embedder, OnnxEmbedder, default_threads
+from photofind.core.models.embedder import nvidia_gpu_present, Embedder, OnnxEmbedder, default_threads
 from photofind.core.models.registry import (
     create_embedder,
     register_model,
@@ -76,7 +76,7 @@ def test_gpu_requests_fall_back_to_a_working_cpu_embedder(
 ) -> None:
     import onnxruntime as ort
 
-    caplog.set_level(logging.INFO, logger="photofind.core.embedder")
+    caplog.set_level(logging.INFO, logger="photofind.core.models.embedder")
     emb = OnnxEmbedder(lite0, device=device, threads=2)
     if "CUDAExecutionProvider" in emb.providers:  # pragma: no cover - GPU machines only
         assert emb.device == "cuda" and emb.fallback_reason is None

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from photofind.core import images
-from photofind.core.images import (
+from photofind.core.images import decode as images
+from photofind.core.images.decode import (
     ImageDecodeError,
     decode_for_model,
     decode_image,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind.core.indexer import Progress
-from photofind.core.search import Searcher
+from photofind.core.indexing.indexer import Progress
+from photofind.core.search.searcher import Searcher
 from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder
 

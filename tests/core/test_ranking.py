@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind.core.ranking import TRANSFORM_KIND, RankedSpace, RankingSettings
-from photofind.core.search import Searcher
-from photofind.core.vector_index import VectorIndex
-from photofind.core.whitening import Whitening
+from photofind.core.search.ranking import TRANSFORM_KIND, RankedSpace, RankingSettings
+from photofind.core.search.searcher import Searcher
+from photofind.core.vectors.vector_index import VectorIndex
+from photofind.core.search.whitening import Whitening
 from photofind.store.db import open_database
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK

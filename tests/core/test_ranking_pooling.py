@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from photofind.core.pooling import gem, multiscale
+from photofind.core.models.pooling import gem, multiscale
 
 
 def test_gem_is_average_at_p1_and_tends_to_max() -> None:
@@ -29,7 +29,7 @@ def test_feature_map_average_equals_the_stored_embedding() -> None:
     import os
     from pathlib import Path
 
-    from photofind.core.embedder import OnnxEmbedder
+    from photofind.core.models.embedder import OnnxEmbedder
     from photofind.core.models.registry import ModelNotAvailable, resolve_model
 
     cache = Path(os.environ.get("PHOTOFIND_BENCH_CACHE", Path.home() / ".cache" / "photofind-bench"))

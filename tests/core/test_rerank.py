@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from photofind.core.ranking import augment_all
-from photofind.core.rerank import diffuse, expand_query
+from photofind.core.search.ranking import augment_all
+from photofind.core.search.rerank import diffuse, expand_query
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

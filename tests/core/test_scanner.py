@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from photofind.core.scanner import (
+from photofind.core.indexing.scanner import (
     FINGERPRINT_HEAD,
     SUPPORTED_EXTENSIONS,
     FileStat,

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from photofind.config import Paths
-from photofind.core.scanner import fingerprint
-from photofind.core.thumbnails import ThumbnailCache
+from photofind.core.indexing.scanner import fingerprint
+from photofind.core.images.thumbnails import ThumbnailCache
 
 
 @pytest.fixture()

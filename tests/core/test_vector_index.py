@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind.core import vector_index as vi
-from photofind.core.vector_index import VectorIndex
+from photofind.core.vectors import vector_index as vi
+from photofind.core.vectors.vector_index import VectorIndex
 
 DIM = 32
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from photofind.core.whitening import Whitening, fit_whitening
+from photofind.core.search.whitening import Whitening, fit_whitening
 
 
 def _data(n: int = 400, d: int = 32, seed: int = 0) -> np.ndarray:

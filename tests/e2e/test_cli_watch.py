@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from photofind.config import get_paths
-from photofind.core.indexer import IndexReport
+from photofind.core.indexing.indexer import IndexReport
 from photofind.core.library import Library
 from photofind.core.watcher import watch_library
 

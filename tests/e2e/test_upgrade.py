@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from photofind.config import get_paths
-from photofind.core.indexer import Progress
+from photofind.core.indexing.indexer import Progress
 from photofind.core.library import Library
 from photofind.core.models.registry import previous_variants
 from tests.e2e.test_cli import as_json, photofind

@@ -9,7 +9,7 @@ import numpy as np
 from filelock import FileLock
 from PySide6.QtWidgets import QMessageBox
 
-from photofind.core.indexer import IndexReport
+from photofind.core.indexing.indexer import IndexReport
 from photofind.store.schema import STATUS_OK
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photofind.core.ranking import RankingSettings
+from photofind.core.search.ranking import RankingSettings
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from photofind.config import get_paths
 from photofind.core.library import FolderError, Library
-from photofind.core.scanner import storable_path, walk_folder
+from photofind.core.indexing.scanner import storable_path, walk_folder
 
 
 def test_storable_path_is_deterministic_and_leaves_good_names_alone() -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import photofind.core.decode_pool as decode_module
-from photofind.core import index_plan
-from photofind.core.indexer import Indexer, IndexReport, Progress
+import photofind.core.indexing.decode_pool as decode_module
+from photofind.core.indexing import plan as index_plan
+from photofind.core.indexing.indexer import Indexer, IndexReport, Progress
 from photofind.store.schema import STATUS_OK
 from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder

@@ -31,7 +31,7 @@ LITE0_PREPROCESS = PreprocessSpec(
     size=288, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)
 )
 #: Earlier inputs of the default model, newest first. Libraries embedded with one of them keep
-#: searching it while their photos are re-embedded with ``LITE0_PREPROCESS`` (``core/upgrade.py``).
+#: searching it while their photos are re-embedded with ``LITE0_PREPROCESS`` (``core/indexing/upgrade.py``).
 LITE0_PREVIOUS_PREPROCESS = (
     PreprocessSpec(size=224, resize="center_crop", mean=(127, 127, 127), std=(128, 128, 128)),
 )

@@ -52,7 +52,7 @@ from photofind.core.models.user_models import (
 )
 
 if TYPE_CHECKING:
-    from photofind.core.embedder import OnnxEmbedder
+    from photofind.core.models.embedder import OnnxEmbedder
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -147,6 +147,6 @@ def create_embedder(
     threads: int | None = None,
 ) -> OnnxEmbedder:
     """Resolve ``name`` and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
-    from photofind.core.embedder import OnnxEmbedder
+    from photofind.core.models.embedder import OnnxEmbedder
 
     return OnnxEmbedder(resolve_model(name, models_dir), device=device, threads=threads)

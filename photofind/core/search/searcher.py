@@ -1,6 +1,6 @@
 """Query -> ranked photos: embed the query, ask the HNSW index, re-rank, keep what may be shown.
 
-Ranking stages (``core/ranking.py``): the query and the library live in a library-learned
+Ranking stages (``core/search/ranking.py``): the query and the library live in a library-learned
 PCA + DBA space (``RankedSpace``, built in a background thread on first use; until it is ready,
 and for libraries too small to learn from, the model's own vectors and index are searched),
 then average query expansion re-searches with the query plus its top neighbours, and optional
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from photofind.core.embedder import Embedder
-from photofind.core.images import decode_for_model
-from photofind.core.ranking import RankedSpace, RankingSettings, vectors_of
-from photofind.core.rerank import diffuse, expand_query
-from photofind.core.vector_index import VectorIndex
+from photofind.core.models.embedder import Embedder
+from photofind.core.images.decode import decode_for_model
+from photofind.core.search.ranking import RankedSpace, RankingSettings, vectors_of
+from photofind.core.search.rerank import diffuse, expand_query
+from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK
 

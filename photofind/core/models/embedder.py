@@ -179,7 +179,7 @@ class OnnxEmbedder:
         return l2_normalise(out)
 
     def feature_map(self, batch: np.ndarray, output: str = "feature_map") -> np.ndarray:
-        """The model's pre-pooling output ``(N, C, h, w)`` (for ``core/pooling.py``).
+        """The model's pre-pooling output ``(N, C, h, w)`` (for ``core/models/pooling.py``).
 
         Only for models that expose one (the built-in EfficientNet-Lite0 does); raises
         ``ValueError`` otherwise. The input may be any square size the model accepts.

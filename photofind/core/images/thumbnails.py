@@ -22,8 +22,8 @@ from pathlib import Path
 from PIL import Image
 
 from photofind.config import Paths
-from photofind.core.images import ImageDecodeError, decode_image
-from photofind.core.scanner import fingerprint as content_fingerprint
+from photofind.core.images.decode import ImageDecodeError, decode_image
+from photofind.core.indexing.scanner import fingerprint as content_fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import hnswlib
 
-from photofind.core.atomic_files import file_hash
-from photofind.core.hnsw_graph import load_graph
+from photofind.core.vectors.atomic_files import file_hash
+from photofind.core.vectors.hnsw_graph import load_graph
 
 FORMAT_VERSION = 1
 

@@ -31,10 +31,10 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from photofind.core.images import ImageDecodeError, decode_for_model
-from photofind.core.index_plan import PlannedFile
+from photofind.core.images.decode import ImageDecodeError, decode_for_model
+from photofind.core.indexing.plan import PlannedFile
 from photofind.core.models.spec import PreprocessSpec
-from photofind.core.scanner import fingerprint
+from photofind.core.indexing.scanner import fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -36,17 +36,17 @@ import hnswlib
 import numpy as np
 
 # Bound to these module names so a test can swap ``_atomic_write_bytes`` here to stage a crash.
-from photofind.core.atomic_files import atomic_write_bytes as _atomic_write_bytes
-from photofind.core.atomic_files import file_hash as _file_hash
-from photofind.core.atomic_files import fsync_dir as _fsync_dir
-from photofind.core.atomic_files import temp_path as _temp_path
-from photofind.core.hnsw_graph import (
+from photofind.core.vectors.atomic_files import atomic_write_bytes as _atomic_write_bytes
+from photofind.core.vectors.atomic_files import file_hash as _file_hash
+from photofind.core.vectors.atomic_files import fsync_dir as _fsync_dir
+from photofind.core.vectors.atomic_files import temp_path as _temp_path
+from photofind.core.vectors.hnsw_graph import (
     insert_shuffled,
     knn_widening,
     new_graph,
     validated_batch,
 )
-from photofind.core.index_files import load_verified, sidecar_fields, sidecar_path
+from photofind.core.vectors.index_files import load_verified, sidecar_fields, sidecar_path
 
 log = logging.getLogger(__name__)
 

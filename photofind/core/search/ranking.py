@@ -5,15 +5,15 @@ Ranking menu; figures in ``bench/README.md``: at the app's 288 px input each sta
 raises every figure on both benchmark sets, and all 27 neighbouring parameter settings of
 ``bench/ranking_grid.py`` meet the bars too, so the default is not a peak tuned to the sets):
 
-1. ``pca`` - the library's own PCA (``core/whitening.py``, eigenvalue power 0: centring,
+1. ``pca`` - the library's own PCA (``core/search/whitening.py``, eigenvalue power 0: centring,
    rotation, 1280 -> 256): small gains on both kinds of search and a 5x smaller index. Full or
    partial whitening (power < 0) is available but off: on category search it collapses.
 2. ``dba`` - database-side augmentation: every stored vector is replaced by the normalised
    ``v + sum(sim ** alpha * n)`` over its ``dba_k`` (3) nearest neighbours n (alpha 1), once, when the
    space is built (new photos get theirs when they arrive). Near-duplicates and other shots of
    the same scene pull together; measured the strongest single stage.
-3. ``query_expansion`` - average QE at query time (``core/rerank.expand_query``), k = 2.
-4. ``diffusion`` - kNN-graph diffusion over the top candidates (``core/rerank.diffuse``); off
+3. ``query_expansion`` - average QE at query time (``core/search/rerank.expand_query``), k = 2.
+4. ``diffusion`` - kNN-graph diffusion over the top candidates (``core/search/rerank.diffuse``); off
    by default because it lowers UKBench (same-object) N-S while it helps Corel mAP.
 
 ``RankedSpace`` holds stages 1-2: the fitted PCA (stored versioned in SQLite through the
@@ -31,8 +31,8 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from photofind.core import whitening as wh
-from photofind.core.vector_index import VectorIndex
+from photofind.core.search import whitening as wh
+from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.repository import Repository
 
 logger = logging.getLogger(__name__)

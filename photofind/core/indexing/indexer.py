@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from photofind.core.decode_pool import (
+from photofind.core.indexing.decode_pool import (
     TIMED_OUT,
     VANISHED_REASON,
     DecodedFile,
@@ -36,14 +36,14 @@ from photofind.core.decode_pool import (
     decode_planned,
     timeout_reason,
 )
-from photofind.core.embedder import Embedder
-from photofind.core.index_plan import (
+from photofind.core.models.embedder import Embedder
+from photofind.core.indexing.plan import (
     BAD_NAME_REASON,
     IndexPlan,
     PlannedFile,
     build_plan,
 )
-from photofind.core.vector_index import VectorIndex
+from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.blobs import stored_precision
 from photofind.store.repository import FolderRow, LibraryWriter, Repository
 from photofind.store.schema import STATUS_OK, STATUS_SKIPPED

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from photofind.core.scanner import (
+from photofind.core.indexing.scanner import (
     FileStat,
     FolderUnavailable,
     fingerprint,
