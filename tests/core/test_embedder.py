@@ -1,8 +1,7 @@
-"""OnnxEmbedder on the real converted Lite0 and real photos (this machine has no GPU)."""
+"""OnnxEmbedder on the real converted Lite0 and photo-like pictures (this machine has no GPU)."""
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
@@ -18,10 +17,9 @@ from photofind.core.models.registry import (
 )
 from photofind.core.models.spec import ModelInfo, PreprocessSpec
 
+from tests.synthetic_photos import write_photo
+
 from .test_registry import TINY_SPEC, make_tiny_model
-
-COREL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "corel1k"
-
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
@@ -57,15 +55,14 @@ def _center_crop(path: Path, spec: PreprocessSpec) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def photos(lite0) -> np.ndarray:
-    if not COREL.is_dir():
-        pytest.skip(f"benchmark photos not found at {COREL}")
-    with open(COREL / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+def photos(lite0, tmp_path_factory) -> np.ndarray:
+    """Five different photo-like pictures, landscape and portrait, preprocessed for Lite0."""
+    folder = tmp_path_factory.mktemp("photos")
+    shapes = [(384, 256), (256, 384), (640, 480), (384, 256), (300, 300)]
     return np.stack(
         [
-            _center_crop(COREL / rows[i]["image"], lite0.preprocess)
-            for i in (0, 150, 420, 777, 999)
+            _center_crop(write_photo(folder / f"{seed}.jpg", seed, w, h), lite0.preprocess)
+            for seed, (w, h) in enumerate(shapes)
         ]
     )
 

