@@ -1,15 +1,22 @@
-"""A temp library driven piece by piece (database, vector index, ``FakeEmbedder``), no ``Library``.
+"""Libraries with stand-in parts for tests: the ONE place that builds them.
 
-``FakeLibrary`` is for tests of the indexer pipeline that want to call ``Indexer`` themselves
-with their own options and then check the outcome: ``consistent()`` asserts that the ok photos,
-the stored embeddings and the vector index hold exactly the same ids.
+``FakeLibrary`` is a temp library driven piece by piece (database, vector index,
+``FakeEmbedder``), no ``Library``: for tests of the indexer pipeline that want to call
+``Indexer`` themselves with their own options and then check the outcome: ``consistent()``
+asserts that the ok photos, the stored embeddings and the vector index hold exactly the same ids.
+
+``library_with`` is a real ``Library`` whose embedder a test hands in (a ``GatedEmbedder``
+around the real model, say). How a ``Library`` receives its parts is being redesigned (parts
+through its constructor); only this module has to follow that change.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from photofind.config import Paths
 from photofind.core.indexing.indexer import Indexer
+from photofind.core.library import Library
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import open_database
 from photofind.store.repository import PhotoRow, Repository
@@ -46,3 +53,12 @@ class FakeLibrary:
         ids = set(self.repo.embedded_ids(FakeEmbedder.model_id).tolist())
         assert ids == ok
         assert set(self.index.ids().tolist()) == ids
+
+
+def library_with(paths: Paths, embedder: object, **options: object) -> Library:
+    """A real ``Library`` on ``paths`` that embeds with ``embedder`` (for the library's own model:
+    same ``model_id`` and ``dim`` as ``resolve_model``, e.g. a wrapper around the real one)."""
+    library = Library(paths, **options)  # type: ignore[arg-type]
+    # Until Library takes its parts through its constructor: fill its lazy ``embedder`` slot.
+    library.__dict__["embedder"] = embedder
+    return library

@@ -4,29 +4,37 @@ Decision (documented in the CLI's exit codes): a second ``photofind index`` does
 exits at once with status 3 and says the library is busy, so a script or a user is never left
 staring at a silent process. Searching while another process indexes works (SQLite WAL: readers
 never block the writer and see the last committed batch).
+
+The first writer runs in this test process, on the real model behind a ``GatedEmbedder``: it
+embeds and commits one batch, then waits at the gate, writer lock held, until the test has run
+the second ``photofind index`` and a ``photofind search`` (both real processes). So the test
+knows the run is in progress, on any machine, instead of hoping 600 photos keep it busy.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from photofind.config import get_paths
+from photofind.core.indexing.indexer import IndexReport
 from photofind.core.library import Library
+from photofind.core.models.registry import create_embedder
+from tests.fake_library import library_with
+from tests.fakes import GatedEmbedder
 from tests.reliability.helpers import (
     REPO_ROOT,
     as_json,
     assert_untouched,
-    cli_command,
-    cli_env,
-    copy_corel,
+    db_rows,
     photofind,
     snapshot,
 )
+from tests.synthetic_photos import write_photos
 
 if str(REPO_ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -36,43 +44,70 @@ from chaos import count_embeddings  # noqa: E402  (bench/chaos.py)
 pytestmark = pytest.mark.slow
 
 
-def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path, corel_dir: Path) -> None:
-    # Enough photos that the first run is still going after the second index and a search
-    # (each a process start, ~1-2 s): at ~70 photos/s, 200 photos were too few on a quiet CI.
-    n = 600
+def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path) -> None:
+    n, batch = 12, 4
     photos = tmp_path / "photos"
-    copy_corel(corel_dir, photos, range(n))
+    write_photos(photos, range(n))
     before = snapshot(photos)
     data = tmp_path / "data"
-    first = subprocess.Popen(
-        cli_command("index", str(photos), "--json"), env=cli_env(data), cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    paths = get_paths(data).ensure()
+    gate = GatedEmbedder(create_embedder(None, paths.models_dir, device="cpu", threads=1), free_batches=1)
+    lib = library_with(paths, gate, device="cpu")
+    reports: list[IndexReport] = []
+    errors: list[BaseException] = []
+
+    def first_run() -> None:  # what `photofind index PHOTOS` does, in a thread of this process
+        try:
+            with lib.writing():
+                folder = lib.add_folder(photos)
+                reports.append(lib.indexer(batch_size=batch).run([folder]))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    first = threading.Thread(target=first_run, daemon=True)
+    first.start()
     try:
-        deadline = time.monotonic() + 120
-        while count_embeddings(data / "library.sqlite3") == 0:  # wait until the first one is writing batches
-            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.05)
+        assert gate.wait_entered(120), errors or "the first run never reached its second batch"
+        committed = _wait_for(lambda: _embedded_paths(data), timeout_s=60)  # batch 1 is in the DB
+        assert len(committed) == batch
 
         second = photofind(data, "index", "--json", check=False)
         assert second.returncode == 3, (second.stdout, second.stderr)
         assert "busy" in second.stderr and "another photofind is indexing" in second.stderr
 
-        during = as_json(photofind(data, "search", str(photos / "0.jpg"), "-k", "5", "--json"))
-        assert during["hits"] and during["hits"][0]["path"] == str(photos / "0.jpg")
-        assert first.poll() is None, "the first run ended too early for this test to mean anything"
-
-        out, err = first.communicate(timeout=300)
+        query = sorted(committed)[0]
+        during = as_json(photofind(data, "search", query, "-k", "5", "--json"))
+        assert during["hits"] and during["hits"][0]["path"] == query
+        assert len(during["hits"]) == batch  # it sees the committed batch, nothing more
+        assert first.is_alive() and gate.calls == 2  # still held at the gate all along
     finally:
-        first.kill()
-    assert first.returncode == 0 and "Traceback" not in err, err
-    assert as_json(subprocess.CompletedProcess([], 0, out, err))["added"] == n
+        gate.release()
+        first.join(120)
+    assert not first.is_alive() and not errors, errors
+    assert reports[0].added == n and not reports[0].cancelled
+    lib.close()
 
-    lib = Library(get_paths(data), device="cpu")
+    fresh = Library(get_paths(data), device="cpu")
     try:
-        db_ids = set(lib.repo.embedded_ids(lib.model_info.model_id).tolist())
-        assert len(db_ids) == n and set(lib.vector_index.ids().tolist()) == db_ids
+        db_ids = set(fresh.repo.embedded_ids(fresh.model_info.model_id).tolist())
+        assert len(db_ids) == n and set(fresh.vector_index.ids().tolist()) == db_ids
     finally:
-        lib.close()
+        fresh.close()
     assert as_json(photofind(data, "index", "--json"))["unchanged"] == n  # now free again
     assert_untouched(before, snapshot(photos))
+
+
+def _embedded_paths(data: Path) -> set[str]:
+    """Paths of the photos with a vector in the library DB (read-only, as another process)."""
+    if count_embeddings(data / "library.sqlite3") == 0:
+        return set()
+    return {path for path, row in db_rows(data).items() if row["models"]}
+
+
+def _wait_for(condition, timeout_s: float):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it is truthy (a state the test caused, not a guess at speed)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return value
