@@ -30,6 +30,8 @@ from photofind.cli_commands import (
 )
 from photofind.cli_commands import error as _error
 from photofind.config import get_paths
+from photofind.logs import FILE_ONLY, add_log_file
+from photofind.logs import setup_logging as _setup_console_logging
 
 __all__ = [
     "COMMANDS",
@@ -120,8 +122,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """Console logging on stderr (the log file is added by ``photofind.logs.add_log_file``)."""
+    _setup_console_logging(verbosity)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
+    add_log_file(get_paths(args.data_dir), catch_uncaught=True)
+    logger.info("photofind %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
     handler = COMMANDS[args.command]
     from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
@@ -142,32 +146,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LibraryBusy as exc:
-        _error(str(exc))
+        _fail(str(exc))
         return EXIT_BUSY
     except LibraryReadOnly as exc:
-        _error(str(exc))
+        _fail(str(exc))
         return EXIT_FAILED
     except SQLDatabaseError as exc:  # raised by SQLite in the middle of a command
         detail = str(getattr(exc, "orig", None) or exc)
         if "malformed" in detail or "not a database" in detail:
             paths = get_paths(args.data_dir)
-            _error(damaged_message(paths.db_path, paths.backups_dir, detail))
+            _fail(damaged_message(paths.db_path, paths.backups_dir, detail))
         else:  # could not write: full disk, read-only, I/O error
-            _error(_storage_message(detail, args))
+            _fail(_storage_message(detail, args))
         return EXIT_FAILED
     except (FolderError, ModelNotAvailable, DatabaseError, ImageDecodeError) as exc:
         reason = getattr(exc, "reason", None)
-        _error(f"cannot read the query image: {reason}" if reason else str(exc))
+        _fail(f"cannot read the query image: {reason}" if reason else str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        _error("interrupted")
+        _fail("interrupted")
         return 130
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG):
-            _error(_storage_message(exc.strerror or str(exc), args))
+            _fail(_storage_message(exc.strerror or str(exc), args))
         else:
-            _error(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+            _fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
         return EXIT_FAILED
+
+
+def _fail(message: str) -> None:
+    """The command failed: say why on stderr, and in the log file (not twice on the console)."""
+    _error(message)
+    logger.error("%s", message, extra=FILE_ONLY)
 
 
 def _storage_message(detail: str, args: argparse.Namespace) -> str:

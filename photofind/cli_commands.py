@@ -186,6 +186,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "db_bytes": lib.paths.db_path.stat().st_size,
         "searching_with": lib.search_model_id,
         "upgrade_backlog": lib.upgrade_state().backlog,
+        "log_file": str(lib.paths.log_file),
     }
     if args.json:
         print_json(data)
@@ -204,6 +205,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"  {n:6d}  {reason}")
     print(f"Index:      {data['index_bytes'] / 1e6:.1f} MB  {index_file}")
     print(f"Database:   {data['db_bytes'] / 1e6:.1f} MB  {lib.paths.db_path}")
+    print(f"Log file:   {data['log_file']}")
     return EXIT_OK
 
 

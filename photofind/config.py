@@ -3,6 +3,12 @@
 The data directory is the platform's user data dir (via ``platformdirs``) unless the
 ``PHOTOFIND_DATA_DIR`` environment variable names another one; tests and benchmarks use that
 to work in temporary directories. Nothing here touches the user's photos.
+
+The log directory (``Paths.logs_dir``, see ``photofind/logs.py``) is, in this order:
+``PHOTOFIND_LOG_DIR`` if set; ``<data dir>/logs`` when the data dir was chosen (``--data-dir``
+or ``PHOTOFIND_DATA_DIR``), so tests and benchmarks never write into the user's log; otherwise
+the platform's user log dir (``~/.local/state/photofind/log`` on Linux,
+``%LOCALAPPDATA%\\photofind\\Logs`` on Windows, ``~/Library/Logs/photofind`` on macOS).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import platformdirs
 
 APP_NAME = "photofind"
 ENV_DATA_DIR = "PHOTOFIND_DATA_DIR"
+ENV_LOG_DIR = "PHOTOFIND_LOG_DIR"
+LOG_FILE_NAME = "photofind.log"
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,8 @@ class Paths:
     """The locations of photofind's own files below one data directory."""
 
     data_dir: Path
+    #: Where the log file goes; None: ``data_dir / "logs"`` (see the module docstring).
+    log_dir: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -47,14 +57,20 @@ class Paths:
 
     @property
     def logs_dir(self) -> Path:
-        return self.data_dir / "logs"
+        return self.log_dir if self.log_dir is not None else self.data_dir / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        """The current log file (rotated ones are ``photofind.log.1`` ... next to it)."""
+        return self.logs_dir / LOG_FILE_NAME
 
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "library.lock"
 
     def ensure(self) -> "Paths":
-        for d in (self.data_dir, self.backups_dir, self.index_dir, self.models_dir, self.logs_dir):
+        # Not logs_dir: photofind/logs.py creates it, and an unwritable one must not stop anything.
+        for d in (self.data_dir, self.backups_dir, self.index_dir, self.models_dir):
             d.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -66,6 +82,21 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_log_dir(data_dir_chosen: bool) -> Path | None:
+    """``PHOTOFIND_LOG_DIR``, else None (= follow the data dir) when the data dir was chosen,
+    else the platform's user log dir."""
+    override = os.environ.get(ENV_LOG_DIR)
+    if override:
+        return Path(override).expanduser().resolve()
+    if data_dir_chosen:
+        return None
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
 def get_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
     """Paths below ``data_dir`` (or the default data dir); directories are not created here."""
-    return Paths(Path(data_dir).expanduser().resolve() if data_dir else default_data_dir())
+    chosen = bool(data_dir) or bool(os.environ.get(ENV_DATA_DIR))
+    return Paths(
+        Path(data_dir).expanduser().resolve() if data_dir else default_data_dir(),
+        log_dir=default_log_dir(chosen),
+    )

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photofind import __version__
 from photofind.config import APP_NAME, get_paths
+from photofind.logs import add_log_file
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def run_app(
     open the window, process events briefly, close, return 0.
     """
     smoke_test = smoke_test or os.environ.get("PHOTOFIND_SMOKE_TEST") == "1"
+    add_log_file(get_paths(data_dir), catch_uncaught=True)  # started from a menu: no terminal
     app = make_application()
     from photofind.core.library import Library
     from photofind.gui.main_window import MainWindow

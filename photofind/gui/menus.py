@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 
 from photofind import __version__
 from photofind.gui import photo_actions
+from photofind.gui.help_menu import add_log_folder_action
 from photofind.gui.ranking_menu import build_ranking_menu
 from photofind.gui.results_model import PathRole, PhotoIdRole
 
@@ -42,6 +43,7 @@ def build_menu_bar(window: MainWindow) -> None:
     _action(window, lib_menu, "&Skipped files…", window.show_skipped)
     build_ranking_menu(window, window.menuBar().addMenu("&Search"))
     help_menu = window.menuBar().addMenu("&Help")
+    add_log_folder_action(help_menu, window.library.paths.logs_dir, window)
     _action(window, help_menu, "&About photofind", lambda: show_about(window))
 
 
