@@ -9,17 +9,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.models.embedder import nvidia_gpu_present, Embedder, OnnxEmbedder, default_threads
+from photofind.core.models.embedder import (
+    Embedder,
+    OnnxEmbedder,
+    default_threads,
+    nvidia_gpu_present,
+)
 from photofind.core.models.registry import (
     create_embedder,
     register_model,
     resolve_model,
 )
 from photofind.core.models.spec import ModelInfo, PreprocessSpec
-
 from tests.synthetic_photos import write_photo
 
 from .test_registry import TINY_SPEC, make_tiny_model
+
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:

@@ -9,8 +9,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from photofind.core.models.embedder import OnnxEmbedder
 from photofind.core.models import opennsfw
+from photofind.core.models.embedder import OnnxEmbedder
 from photofind.core.models.registry import available_models, resolve_model
 from tests.synthetic_photos import write_photo
 

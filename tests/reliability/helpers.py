@@ -17,7 +17,6 @@ import ctypes
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -123,16 +122,6 @@ def assert_untouched(before: Snapshot, after: Snapshot, ignore: set[bytes] = fro
     changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     assert not changed, f"photofind changed the photo folder: {changed[:10]}"
     return len(b)
-
-
-def copy_corel(corel_dir: Path, target: Path, numbers: range | list[int]) -> list[Path]:
-    target.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i in numbers:
-        dst = target / f"{i}.jpg"
-        shutil.copy2(corel_dir / "images" / f"{i}.jpg", dst)
-        out.append(dst)
-    return out
 
 
 # ---------------------------------------------------------------------- the library DB

@@ -39,7 +39,7 @@ from tests.synthetic_photos import write_photos
 if str(REPO_ROOT / "bench") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-from chaos import count_embeddings  # noqa: E402  (bench/chaos.py)
+from chaos import count_embeddings
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path) 
         assert second.returncode == 3, (second.stdout, second.stderr)
         assert "busy" in second.stderr and "another photofind is indexing" in second.stderr
 
-        query = sorted(committed)[0]
+        query = min(committed)
         during = as_json(photofind(data, "search", query, "-k", "5", "--json"))
         assert during["hits"] and during["hits"][0]["path"] == query
         assert len(during["hits"]) == batch  # it sees the committed batch, nothing more

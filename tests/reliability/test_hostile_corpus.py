@@ -1,4 +1,4 @@
-"""Dozens of hostile files next to real photos, indexed in ONE run of the real CLI with the real model.
+"""Dozens of hostile files next to good photos, indexed in ONE run of the real CLI with the real model.
 
 The run must exit 0 without a traceback, index every real photo, and settle every hostile file
 one way or another: indexed correctly, recorded as skipped with a reason (``photofind
@@ -28,7 +28,6 @@ from tests.reliability.helpers import (
     assert_untouched,
     cli_command,
     cli_env,
-    copy_corel,
     db_connect,
     db_rows,
     db_vector,
@@ -36,6 +35,7 @@ from tests.reliability.helpers import (
     snapshot,
     without_dac_override,
 )
+from tests.synthetic_photos import write_photos
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +52,10 @@ class Kind:
     reason: str | None = None  # substring the skip reason must contain
 
 
-def build_corpus(root: Path, corel_dir: Path) -> list[Kind]:
-    """Write the hostile files (and the real photos) below ``root``; return what to expect."""
-    real = copy_corel(corel_dir, root / "real", range(0, 1000, 50))  # 20 real photos
-    photo = Image.open(real[0]).convert("RGB")  # 384x256 corel photo
+def build_corpus(root: Path) -> list[Kind]:
+    """Write the hostile files (and the good photos) below ``root``; return what to expect."""
+    real = write_photos(root / "real", range(0, 1000, 50))  # 20 good photo-like JPEGs
+    photo = Image.open(real[0]).convert("RGB")  # 384x256
     jpeg = real[1]
     h = root / "hostile"
     h.mkdir()
@@ -196,10 +196,10 @@ def _embedded_rows(data: Path) -> int:
         con.close()
 
 
-def test_hostile_corpus_in_one_cli_run(tmp_path: Path, corel_dir: Path) -> None:
+def test_hostile_corpus_in_one_cli_run(tmp_path: Path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
-    kinds = build_corpus(photos, corel_dir)
+    kinds = build_corpus(photos)
     hostile = photos / "hostile"
     assert len({k.name for k in kinds if not k.name.startswith("real")}) >= 30
     before = snapshot(photos)

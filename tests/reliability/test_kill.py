@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.helpers import REPO_ROOT
+from tests.synthetic_photos import write_photos
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
@@ -20,11 +21,11 @@ import chaos
 pytestmark = pytest.mark.slow
 
 
-def test_kill_nine_mid_index_loses_nothing(tmp_path: Path, corel_dir: Path) -> None:
+def test_kill_nine_mid_index_loses_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    write_photos(source, range(150))  # photo-like JPEGs, as big as the Corel ones
     lines: list[str] = []
-    res = chaos.run_chaos(
-        tmp_path, photos=150, kills=5, seed=7, source=corel_dir / "images", log=lines.append
-    )
+    res = chaos.run_chaos(tmp_path / "run", photos=150, kills=5, seed=7, source=source, log=lines.append)
     print("\n".join(lines))
     assert res.ok, res.problems
     assert res.kills_landed == 5 and res.kills_survived == 5, lines

@@ -1,4 +1,4 @@
-"""Races with the file system, in process (fake model, real photos): deterministic, seconds.
+"""Races with the file system, in process (fake model, photo-like JPEGs made here): deterministic, seconds.
 
 - A decode that never returns is abandoned after the time limit; the run completes.
 - A folder renamed away mid-scan or mid-embed goes offline: nothing is deleted, no good row is
@@ -22,7 +22,8 @@ from photofind.core.indexing.indexer import Indexer, IndexReport, Progress
 from photofind.store.schema import STATUS_OK
 from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder
-from tests.reliability.helpers import assert_untouched, copy_corel, snapshot
+from tests.reliability.helpers import assert_untouched, snapshot
+from tests.synthetic_photos import write_photos
 
 
 class Env(FakeLibrary):
@@ -53,8 +54,8 @@ def run_guarded(indexer: Indexer, **kwargs) -> IndexReport:  # type: ignore[no-u
 
 
 @pytest.fixture()
-def env(tmp_path: Path, corel_dir: Path) -> Env:
-    copy_corel(corel_dir, tmp_path / "photos", range(24))
+def env(tmp_path: Path) -> Env:
+    write_photos(tmp_path / "photos", range(24))
     return Env(tmp_path, tmp_path / "photos")
 
 

@@ -30,21 +30,21 @@ from tests.reliability.helpers import (
     assert_untouched,
     cli_command,
     cli_env,
-    copy_corel,
     photofind,
     snapshot,
     without_dac_override,
 )
+from tests.synthetic_photos import write_photos
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def small_library(tmp_path_factory: pytest.TempPathFactory, corel_dir: Path) -> tuple[Path, Path]:
-    """A library of 12 real photos, indexed once; tests copy it before damaging anything."""
+def small_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A library of 12 photo-like JPEGs, indexed once; tests copy it before damaging anything."""
     root = tmp_path_factory.mktemp("small")
     photos = root / "photos"
-    copy_corel(corel_dir, photos, range(0, 1000, 84))
+    write_photos(photos, range(0, 1000, 84))
     data = root / "data"
     assert as_json(photofind(data, "index", str(photos), "--json"))["added"] == 12
     return photos, data
@@ -112,11 +112,11 @@ def test_read_only_data_dir_still_searches_and_index_says_why_not(
 
 
 def test_disk_full_fails_clearly_and_loses_nothing(
-    library: tuple[Path, Path], tmp_path: Path, corel_dir: Path
+    library: tuple[Path, Path], tmp_path: Path
 ) -> None:
     photos, data = library
     more = tmp_path / "more"
-    copy_corel(corel_dir, more, range(1, 101))
+    write_photos(more, range(1, 101))
     before = snapshot(more)
     limit = 64 * 1024  # the WAL can't grow past the first batch of embeddings
 
