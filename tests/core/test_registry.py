@@ -143,7 +143,17 @@ def test_model_id_changes_with_weights(tmp_path, monkeypatch) -> None:
     assert c.onnx_path.read_bytes() == b"second"
 
 
-def test_concurrent_first_use_gives_one_complete_model(tmp_path) -> None:
+def test_concurrent_first_use_gives_one_complete_model(tmp_path, monkeypatch) -> None:
+    """Three threads find no model file and convert at the same time (a barrier in the
+    converter holds each until all three are converting), then each replaces the file."""
+    b = registry.BUILTINS[DEFAULT_MODEL]
+    converting = threading.Barrier(3, timeout=60)
+
+    def together(weights: Path, out: Path) -> None:
+        converting.wait()  # BrokenBarrierError if a thread found the file already made
+        b.build(weights, out)
+
+    monkeypatch.setitem(registry.BUILTINS, DEFAULT_MODEL, dataclasses.replace(b, build=together))
     results: list = []
     errors: list = []
 
@@ -159,7 +169,7 @@ def test_concurrent_first_use_gives_one_complete_model(tmp_path) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert len({r.model_id for r in results}) == 1
+    assert len(results) == 3 and len({r.model_id for r in results}) == 1
     onnx.checker.check_model(str(results[0].onnx_path))
     assert [p.name for p in tmp_path.iterdir()] == [results[0].onnx_path.name]
 

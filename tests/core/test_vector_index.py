@@ -320,17 +320,26 @@ def test_crash_between_index_and_sidecar_means_rebuild(saved, monkeypatch) -> No
     assert VectorIndex(path, DIM).open(src, "t1") == "rebuilt: size mismatch"
 
 
-def test_concurrent_search_while_adding(tmp_path: Path) -> None:
+def test_searches_from_another_thread_interleave_with_every_add_and_remove(tmp_path: Path) -> None:
+    """A searching thread and a writing thread share the index; the writer waits for a search
+    to finish between its batches, so searches provably run between all 30 writes (not only
+    before or after them, as a fast writer could otherwise manage) and always see a sound graph."""
     base = unit(300, seed=11)
     index = VectorIndex(tmp_path / "i.hnsw", DIM, num_threads=2)
     index.add(np.arange(300), base)
     extra = unit(3000, seed=12)
     errors: list[BaseException] = []
     done = threading.Event()
+    searched = threading.Semaphore(0)  # one release per finished search
+    writes_between_searches: list[int] = []
 
     def writer() -> None:
         try:
             for lo in range(0, 3000, 100):
+                assert searched.acquire(timeout=60), "the searching thread stopped"
+                while searched.acquire(blocking=False):  # searches since the last batch
+                    pass
+                writes_between_searches.append(lo)
                 index.add(np.arange(1000 + lo, 1100 + lo), extra[lo : lo + 100])
                 if lo % 500 == 0:
                     index.remove(np.arange(1000 + lo, 1010 + lo))
@@ -342,13 +351,15 @@ def test_concurrent_search_while_adding(tmp_path: Path) -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     searches = 0
-    while not done.is_set() or searches < 50:
+    while not done.is_set():
         row = searches % 300
         got, sims = index.search(base[row], 5)
         assert got[0] == row and sims[0] == pytest.approx(1.0, abs=1e-4)
         searches += 1
+        searched.release()
     thread.join()
     assert not errors
+    assert len(writes_between_searches) == 30 and searches >= 30
     assert len(index) == 300 + 3000 - 6 * 10
 
 
