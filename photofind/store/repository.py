@@ -202,6 +202,13 @@ class Repository(EmbeddingReads):
                     found.setdefault(r.fingerprint, []).append(_photo_row(r, bool(r.embedded)))
         return found
 
+    def live_fingerprints(self) -> set[str]:
+        """The content fingerprints of every photo in the library (offline folders included,
+        so their thumbnails survive an unplugged drive): what the thumbnail cache keeps."""
+        query = select(photos.c.fingerprint).distinct().where(photos.c.fingerprint.is_not(None))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, PhotoRow]:
         wanted = [int(i) for i in ids]
         result: dict[int, PhotoRow] = {}
