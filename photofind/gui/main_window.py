@@ -1,55 +1,42 @@
-"""The main window: library panel | query panel | results grid, with indexing in the status bar.
+"""The main window: library panel | query panel | results pane, with indexing in the status bar.
 
-The window owns two worker threads: the index worker (the one library writer: index runs,
-adding and removing folders) and the query worker (searches, browsing, folder and skipped-file
-lists). The GUI thread only sends requests and shows what comes back; it never decodes, embeds,
-saves the index or reads many rows. Folder changes on disk reach the index worker through the
-core's ``FolderWatcher``.
+The window composes its parts and connects their signals; each part owns its state:
 
-This module builds the window, starts and stops the workers and keeps its settings; what the
-window does is split by concern: searching and browsing in ``query_actions.QueryActions``,
-folders and indexing in ``library_actions.LibraryActions`` (both mixed in), and the menus in
-``menus``.
+- ``library_panel`` (``library_panel.LibraryPanel``): the folder list and the folder selected;
+- ``query_panel`` (``query_panel.QueryPanel``): drops, pastes, File → Open, the query's picture;
+- ``results`` (``results.ResultsPane``): the current query or browse scope and the grid;
+- ``status`` (``status.StatusBar``): indexing progress with pause/cancel, messages;
+- ``index`` (``index_service.IndexService``): the one library writer (index runs, folders);
+- ``watch`` (``library_panel.FolderWatch``): folder changes on disk -> index requests.
+
+All background work goes through one ``jobs.JobRunner`` (queues ``index``, ``query``,
+``thumbs``); the GUI thread never decodes, embeds, saves an index or reads many rows.
+``shutdown`` stops the watcher, cancels the writer and joins every job thread, so nothing
+touches the library after it (the caller closes the library).
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from photofind.core.library import Library
-from photofind.gui import photo_actions
-from photofind.gui.drop_zone import QueryPanel, accepts
-from photofind.gui.folders import FolderPanel
-from photofind.gui.library_actions import LibraryActions, watching_available, READ_ONLY_NOTICE
-from photofind.gui.menus import build_menu_bar, show_photo_menu
-from photofind.gui.query_actions import QueryActions
-from photofind.gui.query_worker import QueryWorker
-from photofind.gui.results_model import PathRole, ResultsModel
-from photofind.gui.results_view import make_results_view
-from photofind.gui.skipped_dialog import SkippedDialog
-from photofind.gui.status import IndexStatus, NoticeBar
-from photofind.gui.thumbs import ThumbnailLoader
-from photofind.gui.worker import ALL, IndexWorker, WorkerThread
+from photofind.core.search.ranking import RankingSettings
+from photofind.gui.index_service import READ_ONLY_NOTICE, IndexService
+from photofind.gui.jobs import JobRunner
+from photofind.gui.library_panel import FolderWatch, LibraryPanel, SkippedDialog
+from photofind.gui.menus import build_menu_bar
+from photofind.gui.query_panel import QueryPanel, accepts
+from photofind.gui.results.pane import ResultsPane
+from photofind.gui.status import StatusBar
 
 logger = logging.getLogger(__name__)
 
-ICON_SIZE = 160
 
-
-class MainWindow(QueryActions, LibraryActions, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(
         self,
         library: Library,
@@ -64,87 +51,45 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
         self.settings = settings
         self.setWindowTitle("photofind")
         self.setAcceptDrops(True)
-        self._gen = 0  # generation of the request whose results are shown
-        self._query: tuple[str, object] | None = (
-            None  # ("images", sources) | ("similar", (id, path))
-        )
-        self._searching = False
-        self._folder_id: int | None = None
-        self._watcher = None
-        self._watch = watch and watching_available() and not library.read_only
-        self._watch_debounce_s = watch_debounce_s
-        self._skipped_dialog: SkippedDialog | None = None
         self._closing = False
+        self.skipped_dialog: SkippedDialog | None = None
 
-        self.thumbnails = ThumbnailLoader(library.paths.thumbnails_dir, ICON_SIZE)
-        self.model = ResultsModel(self.thumbnails, self)
-        self._build_ui()
+        self.jobs = JobRunner(self)
+        self.index = IndexService(library, self.jobs)
+        self.watch = FolderWatch(
+            self.index.request_index,  # thread-safe; called on the watcher's thread
+            enabled=watch and not library.read_only,
+            debounce_s=watch_debounce_s,
+            ignore=[library.paths.data_dir],
+        )
+        self.library_panel = LibraryPanel(library, self.jobs)
+        self.query_panel = QueryPanel()
+        self.results = ResultsPane(library, self.jobs)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self._layout()
+        self._connect()
         build_menu_bar(self)
-        self._start_workers()
         self._restore_settings()
 
-        self.query_worker.load_folders()
-        self.browse()
-        self.query_worker.warm_up()
+        self.library_panel.reload()
+        self.results.browse()
+        self.jobs.run("query", lambda _c, _p: library.warm_up(), on_error=self._warm_up_failed)
         if library.read_only:
             self.show_error(READ_ONLY_NOTICE)
         elif rescan_on_start:
-            self.index_worker.request_index(ALL)
+            self.index.request_index()
 
     # ------------------------------------------------------------------ construction
-    def _build_ui(self) -> None:
-        self.folder_panel = FolderPanel()
-        self.folder_panel.add_requested.connect(self.add_folder)
-        self.folder_panel.remove_requested.connect(self.remove_folder)
-        self.folder_panel.rescan_requested.connect(self.rescan)
-        self.folder_panel.selection_changed.connect(self._folder_selected)
-
-        self.query_panel = QueryPanel()
-        self.query_panel.dropped.connect(self.handle_mime)
-
-        self.view = make_results_view(ICON_SIZE)
-        self.view.customContextMenuRequested.connect(self._context_menu)
-        self.view.setModel(self.model)
-        self.view.activated.connect(self._activated)
-
-        self.heading = QLabel("")
-        self.heading.setTextFormat(Qt.TextFormat.PlainText)
-        self.back_button = QPushButton("Show library")
-        self.back_button.setToolTip("Leave the search and browse the library")
-        self.back_button.clicked.connect(self.browse)
-        self.count = QSpinBox()
-        self.count.setRange(1, 1000)
-        self.count.setValue(50)
-        self.count.setSuffix(" results")
-        self.count.setToolTip("How many of the most similar photos to show")
-        self._rerun = QTimer(self)
-        self._rerun.setSingleShot(True)
-        self._rerun.setInterval(300)
-        self._rerun.timeout.connect(self._run_current_query)
-        self.count.valueChanged.connect(
-            lambda _v: self._rerun.start() if self._query else None
-        )
-        bar = QHBoxLayout()
-        bar.addWidget(self.heading, 1)
-        bar.addWidget(self.back_button)
-        bar.addWidget(self.count)
-
-        self.notice = NoticeBar()
-        results = QWidget()
-        results_layout = QVBoxLayout(results)
-        results_layout.setContentsMargins(0, 0, 0, 0)
-        results_layout.addLayout(bar)
-        results_layout.addWidget(self.notice)
-        results_layout.addWidget(self.view, 1)
-
+    def _layout(self) -> None:
         self.side = QSplitter(Qt.Orientation.Vertical)
-        self.side.addWidget(self.folder_panel)
+        self.side.addWidget(self.library_panel)
         self.side.addWidget(self.query_panel)
         self.side.setSizes([260, 480])
         self.side.setChildrenCollapsible(False)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.side)
-        self.splitter.addWidget(results)
+        self.splitter.addWidget(self.results)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 980])
         self.splitter.setChildrenCollapsible(False)
@@ -154,33 +99,87 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
         layout.addWidget(self.splitter)
         self.setCentralWidget(container)
 
-        self._live_refresh = QTimer(self)
-        self._live_refresh.setSingleShot(True)
-        self._live_refresh.setInterval(3000)
-        self._live_refresh.timeout.connect(self._refresh_during_run)
+    def _connect(self) -> None:
+        # Every connection is to a bound method of a GUI-thread object (a lambda has no thread
+        # affinity); the index service and the job runner emit on the GUI thread anyway.
+        index, panel, query, results, status = (
+            self.index, self.library_panel, self.query_panel, self.results, self.status,
+        )
+        panel.add_requested.connect(index.add_folder)
+        panel.remove_requested.connect(index.remove_folder)
+        panel.rescan_requested.connect(self.rescan)
+        panel.scope_changed.connect(results.set_scope)
+        panel.folders_loaded.connect(status.folders_loaded)
+        panel.folders_loaded.connect(self.watch.sync)
+        panel.photos_arrived.connect(results.refresh)
+        panel.failed.connect(self.show_error)
 
-        self.index_status = IndexStatus()
-        self.statusBar().addPermanentWidget(self.index_status)
-        self.library_label = QLabel("")
-        self.statusBar().addPermanentWidget(self.library_label)
-        self._update_heading()
+        query.images_chosen.connect(results.search)
+        query.folders_dropped.connect(self._add_folders)
+        query.notice.connect(self.show_error)
 
-    def _start_workers(self) -> None:
-        self.index_worker = IndexWorker(self.library)
-        self.index_thread = WorkerThread(self.index_worker, "photofind-index")
-        self.query_worker = QueryWorker(self.library)
-        self.query_thread = WorkerThread(self.query_worker, "photofind-query")
+        results.query_started.connect(query.show_pending)
+        results.preview.connect(query.show_image)
+        results.query_failed.connect(query.show_failed)
+        results.query_cleared.connect(query.show_hint)
+        results.notice.connect(self.show_error)
 
-        self._connect_index_worker()
+        index.started.connect(panel.set_indexing)
+        index.queue_changed.connect(panel.set_queued)
+        index.progress.connect(panel.index_progress)
+        index.progress.connect(status.run_progress)
+        index.stopped.connect(self._run_stopped)
+        index.finished.connect(status.run_finished)
+        index.upgrading.connect(status.upgrading)
+        index.folder_added.connect(status.folder_added)
+        index.folder_removed.connect(status.folder_removed)
+        index.library_changed.connect(self._library_changed)
+        index.error.connect(self.show_error)
+        status.index_status.pause_toggled.connect(index.set_paused)
+        status.index_status.cancel_clicked.connect(self.cancel_indexing)
 
-        qw = self.query_worker
-        qw.results.connect(self._results)
-        qw.preview.connect(self._preview)
-        qw.failed.connect(self._query_failed)
-        qw.folders_loaded.connect(self._folders_loaded)
-        qw.skipped_loaded.connect(self._skipped_loaded)
-        self.index_thread.start()
-        self.query_thread.start()
+    # ------------------------------------------------------------------ actions
+    def rescan(self) -> None:
+        if self.index.rescan():
+            self.status.say("Rescanning the library folders…", 5000)
+
+    def cancel_indexing(self) -> None:
+        self.index.cancel()
+        self.status.say("Stopping after the current batch; indexed photos are kept.", 8000)
+
+    def show_skipped(self) -> None:
+        if self.skipped_dialog is None:
+            self.skipped_dialog = SkippedDialog(self.library, self.jobs, self)
+        self.skipped_dialog.show()
+        self.skipped_dialog.raise_()
+        self.skipped_dialog.refresh()
+
+    def set_ranking(self, ranking: RankingSettings) -> None:
+        """Search > Ranking changed: index runs and the results pane use the new stages."""
+        self.library.ranking = ranking
+        self.results.set_ranking(ranking)
+
+    def show_error(self, message: str) -> None:
+        logger.info("Notice: %s", message)
+        self.status.showMessage(message, 15_000)
+        self.results.notice_bar.show_message(message)
+
+    def _add_folders(self, paths: list[str]) -> None:
+        for path in paths:
+            self.index.add_folder(path)
+
+    def _run_stopped(self) -> None:
+        self.status.run_stopped()
+        self.library_panel.set_indexing(None)
+
+    def _library_changed(self) -> None:
+        self.library_panel.reload()
+        if not self.index.is_busy():
+            self.results.reload()
+
+    def _warm_up_failed(self, exc: BaseException) -> None:
+        logger.error("Loading the model failed", exc_info=exc)
+        self.show_error(f"The model could not be loaded: {exc}")
 
     # ------------------------------------------------------------------ settings
     def _restore_settings(self) -> None:
@@ -189,15 +188,12 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
-        for key, splitter in (
-            ("window/splitter", self.splitter),
-            ("window/side", self.side),
-        ):
+        for key, splitter in (("window/splitter", self.splitter), ("window/side", self.side)):
             state = self.settings.value(key)
             if isinstance(state, QByteArray) and not state.isEmpty():
                 splitter.restoreState(state)
         try:
-            self.count.setValue(int(self.settings.value("results/count", 50)))
+            self.results.count.setValue(int(self.settings.value("results/count", 50)))
         except (TypeError, ValueError):
             pass
 
@@ -205,24 +201,8 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("window/side", self.side.saveState())
-        self.settings.setValue("results/count", self.count.value())
+        self.settings.setValue("results/count", self.results.count.value())
         self.settings.sync()
-
-    # ------------------------------------------------------------------ photos
-    def _context_menu(self, pos: QPoint) -> None:
-        show_photo_menu(self, pos)
-
-    def _activated(self, index) -> None:  # type: ignore[no-untyped-def]
-        self.open_photo(index.data(PathRole))
-
-    def open_photo(self, path: str | None) -> None:
-        if path and not photo_actions.open_photo(path):
-            self.show_error(f"No application could open {path}")
-
-    def show_error(self, message: str) -> None:
-        logger.info("Notice: %s", message)
-        self.statusBar().showMessage(message, 15_000)
-        self.notice.show_message(message)
 
     # ------------------------------------------------------------------ drops & close
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -230,7 +210,7 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.handle_mime(event.mimeData())
+        self.query_panel.handle_mime(event.mimeData())
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -238,16 +218,11 @@ class MainWindow(QueryActions, LibraryActions, QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop watching and indexing (the batch in flight is kept), and wait for the threads."""
+        """Stop watching and indexing (the batch in flight is kept) and join every job thread."""
         if self._closing:
             return
         self._closing = True
         self._save_settings()
-        if self._watcher is not None:
-            self._watcher.stop()
-        self.index_worker.cancel()
-        self.index_worker.set_paused(False)
-        self.thumbnails.cancel_pending()
-        self.index_thread.stop()
-        self.query_thread.stop()
-        self.thumbnails.wait()
+        self.watch.stop()
+        self.index.stop()
+        self.jobs.shutdown()

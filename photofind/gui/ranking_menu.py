@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QWidget
 
 from photofind.core.search.ranking import RankingSettings
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QSettings
-
     from photofind.gui.main_window import MainWindow
 
 #: (RankingSettings field, menu text, tip)
@@ -41,46 +40,58 @@ def load_ranking(settings: QSettings) -> RankingSettings:
     return dataclasses.replace(default, **values)
 
 
-def build_ranking_menu(window: MainWindow, parent: QMenu) -> QMenu:
-    """Add the Ranking submenu to ``parent`` and apply the stored choice to the library."""
-    menu = parent.addMenu("&Ranking")
-    current = load_ranking(window.settings)
-    window.library.ranking = current
-    actions: dict[str, QAction] = {}
+class RankingMenu(QMenu):
+    """Search > Ranking: a check box per stage, plain cosine, the recommended default.
 
-    def changed() -> None:
+    Owns the choice: starts from ``settings``, stores every change there and emits ``changed``.
+    """
+
+    changed = Signal(object)  # RankingSettings
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__("&Ranking", parent)
+        self._settings = settings
+        self.current = load_ranking(settings)
+        #: field -> checkable action (for tests and keyboard users' discoverability)
+        self.stage_actions: dict[str, QAction] = {}
+        for field, text, tip in STAGES:
+            action = QAction(text, self)
+            action.setCheckable(True)
+            action.setChecked(getattr(self.current, field))
+            action.setStatusTip(tip)
+            action.toggled.connect(lambda _on: self._changed())
+            self.addAction(action)
+            self.stage_actions[field] = action
+        self.addSeparator()
+        self.plain_action = QAction("Plain &cosine (all off)", self)
+        self.plain_action.triggered.connect(lambda _c=False: self._set_all(RankingSettings.plain()))
+        self.addAction(self.plain_action)
+        self.default_action = QAction("&Recommended (default)", self)
+        self.default_action.triggered.connect(lambda _c=False: self._set_all(RankingSettings()))
+        self.addAction(self.default_action)
+
+    def _changed(self) -> None:
         chosen = dataclasses.replace(
-            window.library.ranking, **{f: a.isChecked() for f, a in actions.items()}
+            self.current, **{f: a.isChecked() for f, a in self.stage_actions.items()}
         )
-        window.library.ranking = chosen  # read by the query worker's next search
-        for f in actions:
-            window.settings.setValue(SETTINGS_KEY + f, getattr(chosen, f))
-        rerun = getattr(window, "_rerun", None)
-        if rerun is not None and getattr(window, "_query", None):
-            rerun.start()
+        self.current = chosen
+        for f in self.stage_actions:
+            self._settings.setValue(SETTINGS_KEY + f, getattr(chosen, f))
+        self.changed.emit(chosen)
 
-    for field, text, tip in STAGES:
-        action = QAction(text, window)
-        action.setCheckable(True)
-        action.setChecked(getattr(current, field))
-        action.setStatusTip(tip)
-        action.toggled.connect(lambda _on: changed())
-        menu.addAction(action)
-        actions[field] = action
-    menu.addSeparator()
-
-    def set_all(settings: RankingSettings) -> None:
-        for f, a in actions.items():
+    def _set_all(self, settings: RankingSettings) -> None:
+        for f, a in self.stage_actions.items():
             a.blockSignals(True)
             a.setChecked(getattr(settings, f))
             a.blockSignals(False)
-        changed()
+        self._changed()
 
-    plain = QAction("Plain &cosine (all off)", window)
-    plain.triggered.connect(lambda _c=False: set_all(RankingSettings.plain()))
-    menu.addAction(plain)
-    reset = QAction("&Recommended (default)", window)
-    reset.triggered.connect(lambda _c=False: set_all(RankingSettings()))
-    menu.addAction(reset)
-    window.ranking_actions = actions  # for tests and keyboard users' discoverability
+
+def build_ranking_menu(window: MainWindow, parent: QMenu) -> QMenu:
+    """Add the Ranking submenu to ``parent``; the window follows its choice."""
+    menu = RankingMenu(window.settings, window)
+    parent.addMenu(menu)
+    window.ranking_menu = menu
+    window.set_ranking(menu.current)
+    menu.changed.connect(window.set_ranking)
     return menu

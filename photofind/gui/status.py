@@ -1,7 +1,8 @@
-"""Status-bar pieces: the indexing progress (bar, rate, ETA, pause, cancel) and a notice bar.
+"""The status bar (indexing progress with pause and cancel, library size, messages) and a notice bar.
 
-``IndexStatus`` shows what the index worker reports; ``NoticeBar`` is the non-modal way errors
-reach the user (a dismissable line above the results), next to the status-bar message.
+``StatusBar`` shows what the index service reports: ``IndexStatus`` the running run (bar, rate,
+ETA, pause, cancel), messages what a run or a folder change did. ``NoticeBar`` is the non-modal
+way errors reach the user (a dismissable line above the results), next to the status message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
+    QStatusBar,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -19,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photofind.core.indexing.indexer import Progress
+from photofind.core.indexing.indexer import IndexReport, Progress
+from photofind.store.repository import FolderRow
 
 
 def format_eta(seconds: float | None) -> str:
@@ -48,6 +51,23 @@ def describe(progress: Progress) -> str:
     if progress.phase == "saving":
         return "Saving the search index…"
     return "Up to date"
+
+
+def summary(report: IndexReport) -> str:
+    """What a finished run did, in one line ("" when there is nothing to say)."""
+    changed = report.added + report.updated + report.removed + report.moved + report.copied
+    parts = []
+    if report.cancelled:
+        parts.append("Indexing stopped")
+    elif changed or report.skipped:
+        parts.append(
+            f"Indexed: {report.added} added, {report.updated} updated, {report.removed} removed"
+        )
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped (Library → Skipped files)")
+    if report.offline_folders:
+        parts.append(f"{len(report.offline_folders)} folder(s) offline, photos kept")
+    return " · ".join(parts)
 
 
 class IndexStatus(QWidget):
@@ -159,3 +179,53 @@ class NoticeBar(QFrame):
         self.text.setText(message)
         self.show()
         self._timer.start()
+
+
+class StatusBar(QStatusBar):
+    """The window's status bar: indexing progress, the library's size, passing messages."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index_status = IndexStatus()
+        self.addPermanentWidget(self.index_status)
+        self.library_label = QLabel("")
+        self.addPermanentWidget(self.library_label)
+
+    def say(self, message: str, ms: int = 8000) -> None:
+        self.showMessage(message, ms)
+
+    # ------------------------------------------------------------------ from the index service
+    def run_progress(self, progress: Progress) -> None:
+        self.index_status.show_progress(progress)
+
+    def run_stopped(self) -> None:
+        self.index_status.finish()
+
+    def run_finished(self, report: IndexReport) -> None:
+        text = summary(report)
+        if text:
+            self.showMessage(text, 10_000)
+
+    def upgrading(self, backlog: int) -> None:
+        self.showMessage(
+            f"Upgrading the library to the improved image descriptor: {backlog} photos to "
+            "re-embed. Searches use the previous one until it is done.",
+            30_000,
+        )
+
+    def folder_added(self, path: str) -> None:
+        self.showMessage(f"Added {path}; indexing it…", 8000)
+
+    def folder_removed(self, path: str, n: int) -> None:
+        self.showMessage(
+            f"Removed {path} from the library ({n} photos forgotten; files untouched)", 8000
+        )
+
+    # ------------------------------------------------------------------ from the library panel
+    def folders_loaded(self, rows: list[FolderRow]) -> None:
+        photos = sum(r.photo_count - r.skipped_count for r in rows)
+        offline = sum(1 for r in rows if not r.online)
+        self.library_label.setText(
+            f"{photos:,} photos in {len(rows)} folder{'s' if len(rows) != 1 else ''}"
+            + (f" ({offline} offline)" if offline else "")
+        )

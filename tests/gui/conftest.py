@@ -68,9 +68,8 @@ def photo_dir(
 def library_template(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path) -> Path:
     data = tmp_path_factory.mktemp("template") / "data"
     lib = Library(get_paths(data), device="cpu")
-    with lib.writing():
-        folder = lib.add_folder(photo_dir)
-        report = lib.indexer().run([folder])
+    lib.add_folder(photo_dir)
+    report = lib.run_index()
     assert report.embedded == len(list(photo_dir.iterdir()))
     lib.close()
     return data
@@ -117,6 +116,25 @@ def make_window(qtbot, library: Library, settings):  # type: ignore[no-untyped-d
     yield make
     for window in windows:
         window.shutdown()
+
+
+@pytest.fixture
+def ranked_library(tmp_path: Path, corel_dir: Path, spare_names: list[str]) -> Iterator[Library]:
+    """A library large enough for the default ranking (a learned space needs
+    ``RankingSettings().min_photos`` photos), embedded by the fast ``FakeEmbedder``."""
+    from photofind.core.search.ranking import RankingSettings
+    from tests.fakes import FakeEmbedder
+
+    n = RankingSettings().min_photos + 40
+    folder = tmp_path / "ranked"
+    folder.mkdir()
+    for name in spare_names[:n]:
+        shutil.copy2(corel_dir / "images" / name, folder / name)
+    lib = Library(get_paths(tmp_path / "ranked-data"), embedder=FakeEmbedder())
+    lib.add_folder(folder)
+    assert lib.run_index().embedded == n
+    yield lib
+    lib.close()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Start-up: the smoke test, settings that persist, the start-up rescan."""
+"""Start-up and shut-down: the smoke test, settings that persist, the start-up rescan, and no
+photofind thread outliving the window."""
 
 from __future__ import annotations
 
@@ -6,22 +7,23 @@ import shutil
 from pathlib import Path
 
 from photofind.gui.app import run_app
-from tests.gui.helpers import TIMEOUT_MS
+from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, photo_thread_names
 
 
 def test_smoke_test_opens_and_closes(qapp, data_dir: Path) -> None:
     assert run_app(data_dir=data_dir, device="cpu", smoke_test=True) == 0
+    assert not photo_thread_names()
 
 
 def test_settings_remember_count_and_geometry(make_window, qtbot, settings) -> None:
     window = make_window()
-    window.count.setValue(33)
+    window.results.count.setValue(33)
     window.resize(1100, 700)
     window.splitter.setSizes([350, 750])
     window.close()
     settings.sync()
     again = make_window()
-    assert again.count.value() == 33
+    assert again.results.count.value() == 33
     assert abs(again.splitter.sizes()[0] - 350) <= 10
 
 
@@ -37,13 +39,41 @@ def test_window_is_usable_at_once_and_rescans_in_background(
     window = make_window(rescan_on_start=True)
     assert window.isVisible()
     qtbot.waitUntil(
-        lambda: window.model.rowCount() >= 100, timeout=TIMEOUT_MS
+        lambda: window.results.model.rowCount() >= 100, timeout=TIMEOUT_MS
     )  # browsing at once
     qtbot.waitUntil(
         lambda: any(
             r.path == str(folder.resolve()) and r.photo_count == 3
-            for r in window.folder_panel.folders
+            for r in window.library_panel.folders
         ),
         timeout=TIMEOUT_MS,
     )
-    assert all(r.last_scan_at is not None for r in window.folder_panel.folders)
+    assert all(r.last_scan_at is not None for r in window.library_panel.folders)
+
+
+def test_closing_the_window_stops_every_photofind_thread(
+    make_window, qtbot, library, photo_dir, tmp_path, corel_dir, spare_names
+) -> None:
+    """Closing mid-work (an index run, a search, thumbnails, the watcher) joins every thread
+    before the library closes, so nothing opens the database after it (0.2 did: "unable to
+    open database file" once a bench removed its temp dir)."""
+    folder = tmp_path / "closing"
+    folder.mkdir()
+    for name in spare_names[600:680]:
+        shutil.copy2(corel_dir / "images" / name, folder / name)
+    window = make_window(watch=True)
+    qtbot.waitUntil(lambda: window.results.model.rowCount() >= 100, timeout=TIMEOUT_MS)
+    window.library_panel.add_requested.emit(str(folder))
+    qtbot.waitUntil(
+        lambda: "Indexing" in window.status.index_status.label.text(), timeout=TIMEOUT_MS
+    )
+    drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
+    assert window.watch.running
+    assert {"photofind-index", "photofind-query", "photofind-watcher"} <= set(photo_thread_names())
+
+    window.close()
+    assert not photo_thread_names()
+    library.close()
+    shutil.rmtree(library.paths.data_dir)  # what the bench did; no thread may still use it
+    qtbot.wait(300)
+    assert not photo_thread_names()

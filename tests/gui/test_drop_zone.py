@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from photofind.gui.drop_zone import parse_mime, remote_message
+from photofind.gui.query_panel.mime import parse_mime, remote_message
 
 
 def test_files_and_folders_are_sorted(tmp_path: Path) -> None:

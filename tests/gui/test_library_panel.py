@@ -7,16 +7,17 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from photofind.core.indexing.indexer import IndexReport
 from photofind.store.schema import STATUS_OK
-from tests.gui.helpers import TIMEOUT_MS, drop, file_mime
+from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
 
 
 def _folder_row(window, path: Path):  # type: ignore[no-untyped-def]
     return next(
-        (r for r in window.folder_panel.folders if Path(r.path) == path.resolve()), None
+        (r for r in window.library_panel.folders if Path(r.path) == path.resolve()), None
     )
 
 
@@ -28,7 +29,7 @@ def _fill(folder: Path, corel_dir: Path, names: list[str]) -> Path:
 
 
 def _state_text(window, path: Path) -> str:  # type: ignore[no-untyped-def]
-    tree = window.folder_panel.tree
+    tree = window.library_panel.tree
     for i in range(tree.topLevelItemCount()):
         item = tree.topLevelItem(i)
         if item.text(0) == path.name:
@@ -42,9 +43,9 @@ def test_add_folder_through_the_panel_indexes_it(
     window = make_window()
     folder = _fill(tmp_path / "new photos", corel_dir, spare_names[:6])
     with qtbot.waitSignal(
-        window.index_worker.finished_run, timeout=TIMEOUT_MS
+        window.index.finished, timeout=TIMEOUT_MS
     ) as finished:
-        window.folder_panel.add_requested.emit(str(folder))
+        window.library_panel.add_requested.emit(str(folder))
     report: IndexReport = finished.args[0]
     assert report.added == 6 and not report.cancelled
     qtbot.waitUntil(
@@ -55,7 +56,7 @@ def test_add_folder_through_the_panel_indexes_it(
     )
     assert _state_text(window, folder) == "online"
     assert window.library.repo.stats(window.library.model_info.model_id).embedded == 106
-    assert "106 photos" in window.library_label.text()
+    assert "106 photos" in window.status.library_label.text()
 
 
 def test_dropped_folder_is_added(
@@ -77,19 +78,14 @@ def test_file_copied_into_watched_folder_is_indexed(
 ) -> None:
     window = make_window(watch=True, watch_debounce_s=0.3)
     folder = _fill(tmp_path / "watched", corel_dir, spare_names[20:22])
-    window.add_folder(str(folder))
+    window.library_panel.add_requested.emit(str(folder))
     qtbot.waitUntil(
         lambda: (
             (row := _folder_row(window, folder)) is not None and row.photo_count == 2
         ),
         timeout=TIMEOUT_MS,
     )
-    qtbot.waitUntil(
-        lambda: (
-            window._watcher is not None
-            and str(folder.resolve()) in window._watcher.watched_paths
-        )
-    )
+    qtbot.waitUntil(lambda: str(folder.resolve()) in window.watch.watched_paths)
 
     shutil.copy2(
         corel_dir / "images" / spare_names[22], folder / spare_names[22]
@@ -116,24 +112,21 @@ def test_cancel_stops_indexing_and_leaves_the_db_consistent(
         tmp_path / "big", corel_dir, spare_names[100:260]
     )  # ~10 s of work here
     reports: list[IndexReport] = []
-    window.index_worker.finished_run.connect(reports.append)
-    window.add_folder(str(folder))
+    window.index.finished.connect(reports.append)
+    window.library_panel.add_requested.emit(str(folder))
     qtbot.waitUntil(
         lambda: (
-            window.index_status.isVisible()
-            and "Indexing" in window.index_status.label.text()
+            window.status.index_status.isVisible()
+            and "Indexing" in window.status.index_status.label.text()
         ),
         timeout=TIMEOUT_MS,
     )
-    assert window.index_status.bar.maximum() == 160
-    qtbot.mouseClick(
-        window.index_status.cancel,
-        __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton,
-    )
+    assert window.status.index_status.bar.maximum() == 160
+    qtbot.mouseClick(window.status.index_status.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(reports), timeout=TIMEOUT_MS)
     assert reports[0].cancelled
     assert 0 < reports[0].embedded < 160
-    qtbot.waitUntil(lambda: not window.index_status.isVisible())
+    qtbot.waitUntil(lambda: not window.status.index_status.isVisible())
 
     lib = window.library
     model_id = lib.model_info.model_id
@@ -146,7 +139,7 @@ def test_cancel_stops_indexing_and_leaves_the_db_consistent(
     assert ok and all(p.embedded for p in ok if p.status == STATUS_OK)
     embedded = np.sort(lib.repo.embedded_ids(model_id))
     assert len(embedded) == 100 + reports[0].embedded
-    index = lib.vector_index
+    index = lib.model_index()
     assert len(index) == len(embedded)
     ids, _ = index.search(lib.repo.embedding(int(embedded[-1]), model_id), 1)
     assert int(ids[0]) == int(embedded[-1])
@@ -158,19 +151,21 @@ def test_pause_holds_the_run_until_resumed(
     window = make_window()
     folder = _fill(tmp_path / "pausable", corel_dir, spare_names[300:340])
     done: list[IndexReport] = []
-    window.index_worker.finished_run.connect(done.append)
-    window.index_status.pause.setChecked(True)  # paused before the first batch finishes
-    window.add_folder(str(folder))
+    window.index.finished.connect(done.append)
+    qtbot.mouseClick(window.status.index_status.pause, Qt.MouseButton.LeftButton)  # paused early
+    assert window.index.paused
+    window.library_panel.add_requested.emit(str(folder))
     qtbot.waitUntil(
         lambda: (
-            "Paused" in window.index_status.label.text()
-            and "Indexing" in window.index_status.label.text()
+            "Paused" in window.status.index_status.label.text()
+            and "Indexing" in window.status.index_status.label.text()
         ),
         timeout=TIMEOUT_MS,
     )
     qtbot.wait(1500)
     assert not done  # still holding between batches
-    window.index_status.pause.setChecked(False)
+    qtbot.mouseClick(window.status.index_status.pause, Qt.MouseButton.LeftButton)
+    assert not window.index.paused
     qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT_MS)
     assert done[0].embedded == 40 and not done[0].cancelled
 
@@ -182,9 +177,9 @@ def test_remove_folder_asks_then_forgets_photos_but_keeps_files(
     qtbot.waitUntil(
         lambda: _folder_row(window, photo_dir) is not None, timeout=TIMEOUT_MS
     )
-    tree = window.folder_panel.tree
+    tree = window.library_panel.tree
     tree.setCurrentItem(tree.topLevelItem(1))
-    assert window.folder_panel.remove_button.isEnabled()
+    assert window.library_panel.remove_button.isEnabled()
     asked: list[str] = []
 
     def answer(parent, title, text, *args):  # type: ignore[no-untyped-def]
@@ -192,15 +187,15 @@ def test_remove_folder_asks_then_forgets_photos_but_keeps_files(
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", answer)
-    window.folder_panel.remove_button.click()
+    window.library_panel.remove_button.click()
     assert asked and "not touched" in asked[0]
-    qtbot.waitUntil(lambda: not window.folder_panel.folders, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.library_panel.folders, timeout=TIMEOUT_MS)
     qtbot.waitUntil(
-        lambda: window.model.mode == "browse" and window.model.rowCount() == 0,
+        lambda: window.results.model.mode == "browse" and window.results.model.rowCount() == 0,
         timeout=TIMEOUT_MS,
     )
     assert len(list(photo_dir.iterdir())) == 100  # files untouched
-    assert len(window.library.vector_index) == 0
+    assert len(window.library.model_index()) == 0
 
 
 def test_skipped_files_dialog_lists_reasons(
@@ -209,10 +204,10 @@ def test_skipped_files_dialog_lists_reasons(
     window = make_window()
     folder = _fill(tmp_path / "mixed", corel_dir, spare_names[400:401])
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with qtbot.waitSignal(window.index_worker.finished_run, timeout=TIMEOUT_MS):
-        window.add_folder(str(folder))
-    window.show_skipped()
-    dialog = window._skipped_dialog
+    with qtbot.waitSignal(window.index.finished, timeout=TIMEOUT_MS):
+        window.library_panel.add_requested.emit(str(folder))
+    window.menu_actions["Skipped files"].trigger()
+    dialog = window.skipped_dialog
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=TIMEOUT_MS)
     assert dialog.table.item(0, 0).text().endswith("broken.jpg")
     assert dialog.table.item(0, 1).text()
@@ -223,22 +218,23 @@ def test_busy_library_is_a_notice_and_retried(
     make_window, qtbot, tmp_path, corel_dir, spare_names
 ) -> None:
     window = make_window()
-    window.index_worker.busy_timeout_s = 0.1
-    window.index_worker.busy_retry_ms = 300
+    window.index.busy_timeout_s = 0.1
+    window.index.busy_retry_s = 0.3
     other = FileLock(
         str(window.library.paths.lock_path)
     )  # another photofind process, in effect
     other.acquire()
     try:
-        window.rescan()
+        window.menu_actions["Rescan folders"].trigger()
+        notice = window.results.notice_bar
         qtbot.waitUntil(
-            lambda: window.notice.isVisible() and "busy" in window.notice.text.text(),
+            lambda: notice.isVisible() and "busy" in notice.text.text(),
             timeout=TIMEOUT_MS,
         )
     finally:
         other.release()
     with qtbot.waitSignal(
-        window.index_worker.finished_run, timeout=TIMEOUT_MS
+        window.index.finished, timeout=TIMEOUT_MS
     ) as finished:
         pass
     assert not finished.args[0].cancelled
@@ -251,14 +247,14 @@ def test_read_only_library_searches_but_refuses_writes(
     # data dir); here the window's reaction to it is what is checked.
     library.read_only = True
     window = make_window(watch=True)
-    assert "can only be read" in window.notice.text.text()
+    assert "can only be read" in window.results.notice_bar.text.text()
     folder = _fill(tmp_path / "more", corel_dir, spare_names[:2])
-    window.add_folder(str(folder))
-    window.rescan()
+    window.library_panel.add_requested.emit(str(folder))
+    window.menu_actions["Rescan folders"].trigger()
     qtbot.wait(300)
-    assert not window.index_worker.is_busy()
+    assert not window.index.is_busy()
     assert _folder_row(window, folder) is None
-    assert window._watcher is None
+    assert not window.watch.running
     drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
-    qtbot.waitUntil(lambda: window.model.mode == "search" and window.model.rowCount() > 0, timeout=TIMEOUT_MS)
-    assert Path(window.model.items()[0].path) == photo_dir / "705.jpg"
+    qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
+    assert Path(window.results.model.items()[0].path) == photo_dir / "705.jpg"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
 
 from photofind.gui import photo_actions
-from photofind.gui.results_model import PathRole, ScoreRole
-from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
+from photofind.gui.results.model import PathRole, ScoreRole
+from tests.gui.helpers import TIMEOUT_MS, browser_mime, drop, file_mime, search_done
 
 
 def _classes(window, labels: dict[str, str]) -> list[str]:  # type: ignore[no-untyped-def]
-    return [labels[Path(item.path).name] for item in window.model.items()]
+    return [labels[Path(item.path).name] for item in window.results.model.items()]
 
 
 def test_dropped_photo_ranks_itself_first_then_its_class(
@@ -21,10 +21,10 @@ def test_dropped_photo_ranks_itself_first_then_its_class(
 ) -> None:
     window = make_window()
     query = photo_dir / "705.jpg"  # a horse
-    drop(window.query_panel, file_mime(query))
+    assert drop(window.query_panel, file_mime(query))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
 
-    items = window.model.items()
+    items = window.results.model.items()
     assert Path(items[0].path) == query
     assert items[0].score > 0.99
     scores = [i.score for i in items]
@@ -32,13 +32,10 @@ def test_dropped_photo_ranks_itself_first_then_its_class(
     next_nine = _classes(window, labels)[1:10]
     assert next_nine.count(labels["705.jpg"]) >= 6, next_nine
     # The query image is shown beside the results.
-    qtbot.waitUntil(
-        lambda: (
-            window.query_panel.image.pixmap() is not None
-            and not window.query_panel.image.pixmap().isNull()
-        )
-    )
-    assert "705.jpg" in window.heading.text()
+    image = window.query_panel.image
+    qtbot.waitUntil(lambda: image.pixmap() is not None and not image.pixmap().isNull())
+    assert "705.jpg" in window.results.heading.text()
+    assert window.results.back_button.isVisible()
 
 
 def test_several_dropped_photos_make_one_query(
@@ -46,11 +43,22 @@ def test_several_dropped_photos_make_one_query(
 ) -> None:
     window = make_window()
     horses = sorted(p for p in photo_dir.iterdir() if labels[p.name] == "horses")[:2]
-    drop(window, file_mime(*horses))  # dropped on the window itself this time
+    assert drop(window, file_mime(*horses))  # dropped on the window itself this time
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     top = _classes(window, labels)[:10]
     assert top.count("horses") >= 7, top
-    assert {Path(i.path) for i in window.model.items()[:4]} & set(horses)
+    assert {Path(i.path) for i in window.results.model.items()[:4]} & set(horses)
+
+
+def test_image_dragged_from_a_browser_searches_by_its_bytes(
+    make_window, qtbot, photo_dir: Path
+) -> None:
+    window = make_window()
+    photo = photo_dir / "305.jpg"  # a bus; the browser's URL cannot be fetched offline
+    assert drop(window.query_panel, browser_mime(photo.read_bytes()))
+    qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
+    assert Path(window.results.model.item(0).path) == photo
+    assert not window.results.notice_bar.isVisible()
 
 
 def test_pasted_image_data_and_qimage_search(
@@ -59,23 +67,21 @@ def test_pasted_image_data_and_qimage_search(
     window = make_window()
     photo = photo_dir / "305.jpg"  # a bus
     mime = QMimeData()
-    mime.setData(
-        "image/jpeg", photo.read_bytes()
-    )  # what a browser puts on the clipboard
+    mime.setData("image/jpeg", photo.read_bytes())  # what a browser puts on the clipboard
     QGuiApplication.clipboard().setMimeData(mime)
-    window.paste()
+    window.menu_actions["Paste image"].trigger()
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
-    assert Path(window.model.item(0).path) == photo
-    assert window.model.item(0).score > 0.99
+    assert Path(window.results.model.item(0).path) == photo
+    assert window.results.model.item(0).score > 0.99
 
-    # An image copied as pixels (no file, no encoded bytes): the query worker encodes it.
+    # An image copied as pixels (no file, no encoded bytes): the query job encodes it.
     mime = QMimeData()
     mime.setImageData(QImage(str(photo_dir / "705.jpg")))
-    window.handle_mime(mime)
+    QGuiApplication.clipboard().setMimeData(mime)
+    window.menu_actions["Paste image"].trigger()
     qtbot.waitUntil(
-        lambda: (
-            search_done(window) and Path(window.model.item(0).path).name == "705.jpg"
-        ),
+        lambda: search_done(window)
+        and Path(window.results.model.item(0).path).name == "705.jpg",
         timeout=TIMEOUT_MS,
     )
 
@@ -84,11 +90,12 @@ def test_remote_url_gets_a_clear_message(make_window, qtbot) -> None:
     window = make_window()
     mime = QMimeData()
     mime.setUrls([QUrl("https://example.com/cat.jpg")])
-    window.handle_mime(mime)
-    assert window.notice.isVisible()
-    assert "offline" in window.notice.text.text()
-    assert "example.com" in window.notice.text.text()
-    assert window.model.mode == "browse"
+    assert drop(window, mime)
+    notice = window.results.notice_bar
+    assert notice.isVisible()
+    assert "offline" in notice.text.text()
+    assert "example.com" in notice.text.text()
+    assert window.results.model.mode == "browse"
 
 
 def test_unreadable_query_is_a_notice_not_a_crash(
@@ -98,42 +105,52 @@ def test_unreadable_query_is_a_notice_not_a_crash(
     bad = tmp_path / "not-a-photo.jpg"
     bad.write_bytes(b"this is text")
     drop(window.query_panel, file_mime(bad))
-    qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=TIMEOUT_MS)
-    assert "Cannot read the query image" in window.notice.text.text()
+    qtbot.waitUntil(lambda: window.results.notice_bar.isVisible(), timeout=TIMEOUT_MS)
+    assert "Cannot read the query image" in window.results.notice_bar.text.text()
+    assert "Cannot read the query image" in window.query_panel.caption.text()
+    assert not window.results.searching
+
+
+def _find_similar_action(window, row: int):  # type: ignore[no-untyped-def]
+    """The right-click menu's "Find similar" of the photo in ``row`` of the grid."""
+    view = window.results.view
+    rect = view.visualRect(window.results.model.index(row))
+    menu = window.results.photo_menu(rect.center())
+    return next(a for a in menu.actions() if a.text() == "Find similar")
 
 
 def test_find_similar_uses_the_stored_vector(
     make_window, qtbot, photo_dir: Path, labels
 ) -> None:
     window = make_window()
-    qtbot.waitUntil(
-        lambda: window.model.rowCount() == 100, timeout=TIMEOUT_MS
-    )  # browsing
-    row = next(
-        i for i in window.model.items() if Path(i.path).name == "405.jpg"
-    )  # dinosaurs
-    window.find_similar(row.photo_id, row.path)
+    model = window.results.model
+    qtbot.waitUntil(lambda: model.rowCount() == 100, timeout=TIMEOUT_MS)  # browsing
+    row = next(r for r in range(model.rowCount()) if Path(model.item(r).path).name == "405.jpg")
+    path = model.item(row).path  # dinosaurs
+    _find_similar_action(window, row).trigger()
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
-    paths = [i.path for i in window.model.items()]
-    assert row.path not in paths  # the photo itself is left out
+    paths = [i.path for i in model.items()]
+    assert path not in paths  # the photo itself is left out
     assert _classes(window, labels)[:9].count(labels["405.jpg"]) >= 6
 
 
 def test_result_count_and_browse_again(make_window, qtbot, photo_dir: Path) -> None:
     window = make_window()
-    window.count.setValue(7)
+    results = window.results
+    results.count.setValue(7)
     drop(window.query_panel, file_mime(photo_dir / "5.jpg"))
     qtbot.waitUntil(
-        lambda: search_done(window) and window.model.rowCount() == 7, timeout=TIMEOUT_MS
+        lambda: search_done(window) and results.model.rowCount() == 7, timeout=TIMEOUT_MS
     )
-    window.count.setValue(12)  # re-runs the same query
-    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=TIMEOUT_MS)
-    window.browse()
+    results.count.setValue(12)  # re-runs the same query
+    qtbot.waitUntil(lambda: results.model.rowCount() == 12, timeout=TIMEOUT_MS)
+    qtbot.mouseClick(results.back_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
-        lambda: window.model.mode == "browse" and window.model.rowCount() == 100,
+        lambda: results.model.mode == "browse" and results.model.rowCount() == 100,
         timeout=TIMEOUT_MS,
     )
-    assert window.model.item(0).score is None
+    assert results.model.item(0).score is None
+    assert window.query_panel.image.text() == window.query_panel.HINT
 
 
 def test_enter_opens_the_current_photo_and_thumbnails_load(
@@ -144,27 +161,32 @@ def test_enter_opens_the_current_photo_and_thumbnails_load(
         photo_actions, "open_url", lambda url: opened.append(url.toLocalFile()) or True
     )
     window = make_window()
+    view, model = window.results.view, window.results.model
     drop(window.query_panel, file_mime(photo_dir / "405.jpg"))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
-    window.view.setFocus()
-    window.view.setCurrentIndex(window.model.index(1))
-    qtbot.keyClick(window.view, Qt.Key.Key_Right)
-    assert window.view.currentIndex().row() == 2
-    qtbot.keyClick(window.view, Qt.Key.Key_Return)
-    assert opened == [window.model.index(2).data(PathRole)]
-    assert window.model.index(2).data(ScoreRole) is not None
-    # Thumbnails were requested by painting and arrive from the thread pool, cached on disk.
-    first = window.model.item(0).path
-    qtbot.waitUntil(
-        lambda: window.thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS
-    )
+    view.setFocus()
+    view.setCurrentIndex(model.index(1))
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.currentIndex().row() == 2
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert opened == [model.index(2).data(PathRole)]
+    assert model.index(2).data(ScoreRole) is not None
+    # Thumbnails were requested by painting and arrive from the thumbs queue, cached on disk.
+    first = model.item(0).path
+    thumbnails = window.results.thumbnails
+    qtbot.waitUntil(lambda: thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS)
     assert any(window.library.paths.thumbnails_dir.rglob("*.jpg"))
 
 
 def test_newer_query_supersedes_older(make_window, qtbot, photo_dir: Path) -> None:
     window = make_window()
+    shown: list[str] = []
+    window.results.model.modelReset.connect(
+        lambda: shown.append(window.results.model.mode)
+    )
     for name in ("5.jpg", "105.jpg", "205.jpg", "705.jpg"):
         drop(window.query_panel, file_mime(photo_dir / name))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     qtbot.wait(300)
-    assert Path(window.model.item(0).path).name == "705.jpg"
+    assert Path(window.results.model.item(0).path).name == "705.jpg"
+    assert shown.count("search") == 1  # the superseded queries' answers were never shown

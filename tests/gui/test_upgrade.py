@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from photofind.config import get_paths
+from photofind.core.indexing.indexer import Indexer
 from photofind.core.library import Library
 from photofind.core.models.registry import previous_variants
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
@@ -16,11 +17,13 @@ from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
 @pytest.fixture
 def old_library(tmp_path: Path, photo_dir: Path) -> Library:
     data = tmp_path / "old-data"
-    old_lib = Library(get_paths(data), device="cpu")
-    (old,) = previous_variants(old_lib.model_info)
-    old_lib.__dict__["model_info"] = old  # what photofind 0.1 resolved the default model to
+    (old,) = previous_variants(Library(get_paths(data), device="cpu").model_info)
+    # what photofind 0.1 resolved the default model to, indexed the way 0.1 did (a bare
+    # Indexer: ``run_index`` would also retire variants, and previous_variants(old) is [old])
+    old_lib = Library(get_paths(data), device="cpu", model_info=old)
+    folder = old_lib.add_folder(photo_dir)
     with old_lib.writing():
-        old_lib.indexer().run([old_lib.add_folder(photo_dir)])
+        Indexer(old_lib.repo, old_lib.embedder, None).run([folder])
     old_lib.close()
     lib = Library(get_paths(data), device="cpu")
     yield lib
@@ -42,24 +45,25 @@ def test_window_upgrades_an_old_library_without_a_search_gap(
     try:
         drop(window.query_panel, file_mime(query))
         qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
-        assert Path(window.model.items()[0].path) == query  # answered from the 0.1 vectors
+        assert Path(window.results.model.items()[0].path) == query  # answered from the 0.1 vectors
 
-        with qtbot.waitSignal(window.index_worker.finished_run, timeout=4 * TIMEOUT_MS):
-            with qtbot.waitSignal(window.index_worker.upgrading, timeout=TIMEOUT_MS) as upgrading:
-                window.rescan()
+        with qtbot.waitSignal(window.index.finished, timeout=4 * TIMEOUT_MS):
+            with qtbot.waitSignal(window.index.upgrading, timeout=TIMEOUT_MS) as upgrading:
+                window.menu_actions["Rescan folders"].trigger()
             assert upgrading.args == [100]
             # the window's slot runs on the GUI thread, after the test's own signal spy
             qtbot.waitUntil(
-                lambda: "Upgrading the library" in window.statusBar().currentMessage(),
+                lambda: "Upgrading the library" in window.status.currentMessage(),
                 timeout=TIMEOUT_MS,
             )
         assert not lib.upgrade_state().in_progress
         assert lib.search_model_id == lib.model_info.model_id
         assert lib.repo.embedding_count(old_id) == 0
 
-        shown_gen = window._gen
+        answers: list[str] = []
+        window.results.model.modelReset.connect(lambda: answers.append("shown"))
         drop(window.query_panel, file_mime(query))
-        qtbot.waitUntil(lambda: window._gen != shown_gen and not window._searching, timeout=TIMEOUT_MS)
-        assert Path(window.model.items()[0].path) == query  # now from the new vectors
+        qtbot.waitUntil(lambda: bool(answers) and search_done(window), timeout=TIMEOUT_MS)
+        assert Path(window.results.model.items()[0].path) == query  # now from the new vectors
     finally:
         window.shutdown()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QPixmap
 
-from photofind.gui.thumbs import ThumbnailLoader, placeholder
+from photofind.gui.results.thumbs import ThumbnailLoader, placeholder
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2

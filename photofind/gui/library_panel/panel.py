@@ -1,16 +1,20 @@
 """The library panel: the library's folders with their state, and the buttons to change them.
 
-The panel only displays what the query worker read (``set_folders``) and what the index worker
-reports (``set_indexing``/``set_queued``); it asks for changes through signals, so it never
-touches the database itself. Selecting a folder filters the browse view.
+The panel owns the folder list: it reads it on the job runner's ``query`` queue (``reload``) and
+shows what the index service reports (``set_indexing``/``set_queued``/``index_progress``). It
+asks for changes through signals (``add_requested``...), so it never writes the library. The
+folder selected (or the whole library) goes out as a ``FolderScope`` that filters the browse
+view; while a long run embeds photos the panel re-reads the counts every few seconds and says so
+(``photos_arrived``).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -25,23 +29,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.indexing.indexer import Progress
+from photofind.core.library import Library
+from photofind.gui.jobs import JobRunner
 from photofind.store.repository import FolderRow
 
 ALL_ID = -1
+#: While an index run embeds, the folder counts (and the browse view) refresh this often.
+LIVE_REFRESH_MS = 3000
 _ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-class FolderPanel(QWidget):
+@dataclass(frozen=True)
+class FolderScope:
+    """What the browse view shows: one folder or the whole library, and how many photos."""
+
+    folder_id: int | None  # None: every folder
+    name: str
+    photos: int
+    library_empty: bool
+
+
+class LibraryPanel(QWidget):
     """Folders (online/offline, photo count, indexing state); add, remove, rescan."""
 
     add_requested = Signal(str)
     remove_requested = Signal(str)
     rescan_requested = Signal()
-    selection_changed = Signal(object)  # folder id, or None for the whole library
+    scope_changed = Signal(object)  # FolderScope
+    folders_loaded = Signal(list)  # [FolderRow], after every reload
+    photos_arrived = Signal()  # a running index run added photos (live refresh)
+    failed = Signal(str)  # message for the user
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._library = library
+        self._jobs = jobs
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REFRESH_MS)
+        self._live.timeout.connect(self._live_refresh)
         self._rows: list[FolderRow] = []
         self._indexing: set[str] | None = None  # None: idle; empty: all folders
         self._queued: set[str] = set()
@@ -95,14 +123,37 @@ class FolderPanel(QWidget):
         layout.addLayout(buttons)
 
     # ------------------------------------------------------------------ state in
+    def reload(self) -> None:
+        """Read the folder list again (on the query queue)."""
+        library = self._library
+        self._jobs.run(
+            "query", lambda _cancel, _progress: library.repo.folders(), self.set_folders,
+            self._load_failed, key="folders",
+        )
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.failed.emit(f"Cannot read the library: {exc}")
+
     def set_folders(self, rows: list[FolderRow]) -> None:
         self._rows = list(rows)
         self._rebuild()
+        self.folders_loaded.emit(self.folders)
+        self.scope_changed.emit(self.scope())
 
     def set_indexing(self, paths: list[str] | None) -> None:
         """Folders being indexed now ([] = all of them, None = nothing running)."""
         self._indexing = None if paths is None else set(paths)
+        if paths is None:
+            self._live.stop()
         self._refresh_states()
+
+    def index_progress(self, progress: Progress) -> None:
+        if progress.phase == "embedding" and not self._live.isActive():
+            self._live.start()
+
+    def _live_refresh(self) -> None:
+        self.reload()
+        self.photos_arrived.emit()
 
     def set_queued(self, paths: list[str]) -> None:
         self._queued = set(paths)
@@ -117,6 +168,16 @@ class FolderPanel(QWidget):
             if row.id == self._selected_id:
                 return row
         return None
+
+    def scope(self) -> FolderScope:
+        folder = self.selected_folder()
+        if folder is not None:
+            return FolderScope(
+                folder.id, os.path.basename(folder.path) or folder.path,
+                folder.photo_count - folder.skipped_count, False,
+            )
+        photos = sum(r.photo_count - r.skipped_count for r in self._rows)
+        return FolderScope(None, "All photos", photos, not self._rows)
 
     # ------------------------------------------------------------------ actions
     def choose_folder(self) -> None:
@@ -176,7 +237,6 @@ class FolderPanel(QWidget):
         self.tree.blockSignals(False)
         if selected is everything and self._selected_id is not None:
             self._selected_id = None  # the selected folder went away
-            self.selection_changed.emit(None)
         self.remove_button.setEnabled(self._selected_id is not None)
         self._refresh_states()
 
@@ -238,4 +298,4 @@ class FolderPanel(QWidget):
         self.remove_button.setEnabled(new is not None)
         if new != self._selected_id:
             self._selected_id = new
-            self.selection_changed.emit(new)
+            self.scope_changed.emit(self.scope())

@@ -1,10 +1,10 @@
-"""What a drop or a paste holds, and the query panel that shows the query image.
+"""What a drop or a paste holds.
 
 ``parse_mime`` sorts ``QMimeData`` from a file manager, a web browser or the clipboard into
 folders to add, query images (local paths, or encoded image bytes) and remote URLs that cannot
 be used offline. It never decodes pixels when the encoded bytes are available: browsers and
 image viewers put ``image/png`` etc. on the clipboard, and those bytes go straight to the
-searcher on the query worker. Only a bare in-process ``QImage`` is passed on as one.
+searcher on the query queue. Only a bare in-process ``QImage`` is passed on as one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
-from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout
 
 # Encoded image formats a browser or viewer may offer, best first.
 _IMAGE_MIME = (
@@ -139,64 +138,3 @@ def accepts(event: QDragEnterEvent | QDropEvent) -> bool:
         or any(mime.hasFormat(f) for f in _IMAGE_MIME)
         or mime.hasText()
     )
-
-
-class QueryPanel(QFrame):
-    """The query image beside the results, or a hint to drop/paste one. Accepts drops itself."""
-
-    dropped = Signal(QMimeData)
-    cleared = Signal()
-
-    HINT = "Drop a photo here\n\nor paste one (Ctrl+V),\nor File → Open…\n\nDrop a folder to add it\nto the library."
-
-    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(parent)
-        self.setObjectName("queryPanel")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAcceptDrops(True)
-        self.setMinimumWidth(220)
-        layout = QVBoxLayout(self)
-        self.title = QLabel("Query")
-        self.title.setStyleSheet("font-weight: bold;")
-        self.image = QLabel(self.HINT)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setWordWrap(True)
-        self.image.setMinimumSize(QSize(200, 180))
-        self.image.setSizePolicy(
-            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
-        )
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-        )
-        layout.addWidget(self.title)
-        layout.addWidget(self.image)
-        layout.addWidget(self.caption)
-        layout.addStretch(1)
-
-    def show_hint(self) -> None:
-        self.image.setPixmap(QPixmap())
-        self.image.setText(self.HINT)
-        self.caption.setText("")
-
-    def show_pending(self, caption: str) -> None:
-        self.image.setPixmap(QPixmap())
-        self.image.setText("Searching…")
-        self.caption.setText(caption)
-
-    def show_image(self, image: QImage) -> None:
-        if image.isNull():
-            self.image.setText("(no preview)")
-            return
-        self.image.setPixmap(QPixmap.fromImage(image))
-
-    # ---------------------------------------------------------------- drops
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if accepts(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self.dropped.emit(event.mimeData())
-        event.acceptProposedAction()

@@ -15,14 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.library import Library
+from photofind.gui.jobs import JobRunner
 from photofind.store.repository import PhotoRow
 
 
 class SkippedDialog(QDialog):
-    """Non-modal list of skipped files; filled by ``set_rows`` when the query worker has read them."""
+    """Non-modal list of skipped files; ``refresh`` reads them on the job runner's query queue."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._library = library
+        self._jobs = jobs
         self.setWindowTitle("Skipped files")
         self.resize(760, 420)
         self.summary = QLabel("Reading…")
@@ -43,6 +47,13 @@ class SkippedDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
+
+    def refresh(self) -> None:
+        library = self._library
+        self._jobs.run(
+            "query", lambda _cancel, _progress: library.repo.skipped(), self.set_rows,
+            lambda exc: self.summary.setText(f"Cannot read the library: {exc}"), key="skipped",
+        )
 
     def set_rows(self, rows: list[PhotoRow]) -> None:
         self.table.setRowCount(len(rows))

@@ -1,0 +1,298 @@
+"""The results pane: what is shown (a query's ranked photos, or the library browsed newest first).
+
+The pane owns the current query, the folder scope it browses, the result count and the grid.
+Searches, Find similar and browse pages run on the job runner's ``query`` queue under one key
+(``"results"``), so a newer request supersedes an older one and only the newest answer is ever
+shown. It tells the query panel what to show through signals (``query_started``, ``preview``,
+``query_failed``, ``query_cleared``) and reports problems as ``notice``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photofind.core.images.decode import ImageDecodeError
+from photofind.core.library import Library
+from photofind.core.search.ranking import RankingSettings
+from photofind.gui import photo_actions
+from photofind.gui.jobs import Job, JobRunner
+from photofind.gui.library_panel import FolderScope
+from photofind.gui.results import queries
+from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
+from photofind.gui.results.thumbs import ThumbnailLoader
+from photofind.gui.results.view import make_results_view
+from photofind.gui.status import NoticeBar
+
+ICON_SIZE = 160
+QUEUE = "query"
+EMPTY_LIBRARY = (
+    "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
+    "photofind indexes it in the background; then drop or paste a photo to find similar ones."
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """Images to search by, or a library photo to find similar ones to."""
+
+    caption: str
+    sources: list = field(default_factory=list)  # [path | bytes | QImage]
+    photo_id: int | None = None
+    path: str | None = None
+
+
+class ResultsPane(QWidget):
+    """Heading, result count, notice bar and the grid (see module docstring)."""
+
+    query_started = Signal(str)  # caption
+    preview = Signal(QImage)  # picture of the running query
+    query_failed = Signal(str)  # message (the current query could not run)
+    query_cleared = Signal()  # back to browsing
+    notice = Signal(str)  # message for the user
+
+    def __init__(
+        self,
+        library: Library,
+        jobs: JobRunner,
+        ranking: RankingSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._library = library
+        self._jobs = jobs
+        self.ranking = ranking or library.ranking
+        self._query: Query | None = None
+        self._scope = FolderScope(None, "All photos", 0, True)
+        self._job: Job | None = None  # the request whose answer will be shown
+        self._page_job: Job | None = None  # a further browse page
+
+        self.thumbnails = ThumbnailLoader(jobs, library.paths.thumbnails_dir, ICON_SIZE)
+        self.model = ResultsModel(self.thumbnails, self)
+        self.view = make_results_view(ICON_SIZE)
+        self.view.setModel(self.model)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.activated.connect(lambda index: self.open_photo(index.data(PathRole)))
+
+        self.heading = QLabel("")
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        self.back_button = QPushButton("Show library")
+        self.back_button.setToolTip("Leave the search and browse the library")
+        self.back_button.clicked.connect(self.browse)
+        self.count = QSpinBox()
+        self.count.setRange(1, 1000)
+        self.count.setValue(50)
+        self.count.setSuffix(" results")
+        self.count.setToolTip("How many of the most similar photos to show")
+        self._rerun = QTimer(self)
+        self._rerun.setSingleShot(True)
+        self._rerun.setInterval(300)
+        self._rerun.timeout.connect(self.rerun)
+        self.count.valueChanged.connect(self._count_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.heading, 1)
+        bar.addWidget(self.back_button)
+        bar.addWidget(self.count)
+        self.notice_bar = NoticeBar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.notice_bar)
+        layout.addWidget(self.view, 1)
+        self.back_button.setVisible(False)
+        self._update_heading()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def query(self) -> Query | None:
+        return self._query
+
+    @property
+    def searching(self) -> bool:
+        """A query's answer is still to come."""
+        return self._query is not None and self._job is not None and not self._job.finished
+
+    # ------------------------------------------------------------------ requests
+    def search(self, sources: list, caption: str = "") -> None:
+        """Rank the library by similarity to ``sources`` (several images: one mean query)."""
+        self._query = Query(caption, list(sources))
+        self.rerun()
+
+    def find_similar(self, photo_id: int, path: str) -> None:
+        self._query = Query(os.path.basename(path), photo_id=photo_id, path=path)
+        self.rerun()
+
+    def set_ranking(self, ranking: RankingSettings) -> None:
+        """New ranking stages: the shown query runs again with them."""
+        self.ranking = ranking
+        if self._query is not None:
+            self._rerun.start()
+
+    def rerun(self) -> None:
+        """Run the current query (again)."""
+        query = self._query
+        if query is None:
+            return
+        library, ranking, k = self._library, self.ranking, self.count.value()
+        if query.photo_id is None:
+            sources = query.sources
+            fn = lambda _c, progress: queries.search_images(library, ranking, sources, k, progress)  # noqa: E731
+        else:
+            photo_id, path = query.photo_id, query.path or ""
+            fn = lambda _c, progress: queries.similar_photos(library, ranking, photo_id, path, k, progress)  # noqa: E731
+        self.view.set_empty_text("")
+        self._start(fn, self.preview.emit)
+        self.query_started.emit(query.caption)
+        self.heading.setText(f"Searching for photos like {query.caption}…")
+        self.back_button.setVisible(True)
+
+    def browse(self) -> None:
+        """No query: the library (of the selected folder), newest first."""
+        was_query = self._query is not None
+        self._query = None
+        library, folder_id = self._library, self._scope.folder_id
+        self._start(lambda _c, _p: queries.browse_page(library, folder_id))
+        self.back_button.setVisible(False)
+        self._update_heading()
+        if was_query:
+            self.query_cleared.emit()
+
+    def set_scope(self, scope: FolderScope) -> None:
+        """The library panel's folder selection (or new counts)."""
+        changed = scope.folder_id != self._scope.folder_id
+        self._scope = scope
+        if changed and self._query is None:
+            self.browse()
+        else:
+            self._update_heading()
+
+    def reload(self) -> None:
+        """The library changed: browse again unless a query is shown."""
+        if self._query is None:
+            self.browse()
+
+    def refresh(self) -> None:
+        """New photos arrived: browse again unless the user is searching, scrolled or selecting."""
+        if (
+            self._query is None
+            and self.view.verticalScrollBar().value() == 0
+            and not self.view.selectionModel().hasSelection()
+        ):
+            self.browse()
+
+    def _start(self, fn, on_progress=None) -> None:  # type: ignore[no-untyped-def]
+        if self._page_job is not None:
+            self._page_job.discard()
+            self._page_job = None
+        # key "results": the request supersedes the one before, whose answer never comes
+        self._job = self._jobs.run(QUEUE, fn, self._answer, self._failed, on_progress, key="results")
+
+    def _more(self, offset: int) -> None:
+        library, folder_id = self._library, self._scope.folder_id
+        self._page_job = self._jobs.run(
+            QUEUE,
+            lambda _c, _p: queries.browse_page(library, folder_id, offset),
+            self.model.append_items,
+            self._browse_failed,
+        )
+
+    # ------------------------------------------------------------------ answers
+    def _answer(self, items: list[ResultItem]) -> None:
+        if self._query is None:
+            self.model.set_items(items, "browse", more=self._more, page=queries.BROWSE_PAGE)
+        else:
+            self.model.set_items(items, "search")
+            if items:
+                self.view.setCurrentIndex(self.model.index(0))
+        self.view.scrollToTop()
+        self._update_heading()
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._query is None:
+            self._browse_failed(exc)
+            return
+        if isinstance(exc, ImageDecodeError):
+            message = f"Cannot read the query image: {exc.reason}"
+        elif isinstance(exc, LookupError) and self._query.photo_id is not None:
+            message = "This photo is not indexed yet, so there is nothing to compare it with."
+        else:
+            message = f"Search failed: {exc}"
+        self.notice.emit(message)
+        self.query_failed.emit(message)
+        self._update_heading()
+
+    def _browse_failed(self, exc: BaseException) -> None:
+        self.notice.emit(f"Cannot read the library: {exc}")
+
+    def _count_changed(self, _value: int) -> None:
+        if self._query is not None:
+            self._rerun.start()
+
+    # ------------------------------------------------------------------ heading
+    def _update_heading(self) -> None:
+        n = self.model.rowCount()
+        query = self._query
+        if query is None:
+            scope = self._scope
+            text = (
+                f"{scope.name} · newest first · {scope.photos:,} photos"
+                if scope.photos
+                else f"{scope.name} · no photos yet"
+            )
+            if scope.library_empty:
+                self.view.set_empty_text(EMPTY_LIBRARY)
+            elif not scope.photos:
+                self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
+            else:
+                self.view.set_empty_text("")
+        elif self.searching:
+            text = f"Searching for photos like {query.caption}…"
+        elif n:
+            text = f"{n} photos most like {query.caption}"
+        else:
+            text = f"No photos like {query.caption}"
+            self.view.set_empty_text(
+                "No indexed photos to compare with yet. Add a folder, or wait for indexing to finish."
+            )
+        self.heading.setText(text)
+
+    # ------------------------------------------------------------------ one photo
+    def open_photo(self, path: str | None) -> None:
+        if path and not photo_actions.open_photo(path):
+            self.notice.emit(f"No application could open {path}")
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = self.photo_menu(pos)
+        if menu is not None:
+            menu.exec(self.view.viewport().mapToGlobal(pos))
+            menu.deleteLater()
+
+    def photo_menu(self, pos: QPoint) -> QMenu | None:
+        """The right-click menu of the photo at ``pos`` in the grid (None: no photo there)."""
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return None
+        path, photo_id = index.data(PathRole), index.data(PhotoIdRole)
+        selected = [i.data(PathRole) for i in self.view.selectionModel().selectedIndexes()] or [path]
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_photo(path))
+        menu.addAction("Reveal in folder", lambda: photo_actions.reveal_in_folder(path))
+        menu.addAction(
+            "Copy path" if len(selected) == 1 else f"Copy {len(selected)} paths",
+            lambda: photo_actions.copy_path(selected if path in selected else [path]),
+        )
+        menu.addSeparator()
+        menu.addAction("Find similar", lambda: self.find_similar(photo_id, path))
+        return menu

@@ -1,0 +1,133 @@
+"""What the results pane asks of the library, as plain functions for the job runner's query queue.
+
+Searches embed the query (decode + model), browsing reads pages of rows: none of that may run
+on the GUI thread. Each function takes the job's ``progress`` callback where it has something
+to show early (the picture of the query) and returns ``ResultItem``s. Pictures are ``QImage``s,
+which are safe to make in any thread (``QPixmap`` is not).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
+from PySide6.QtGui import QImage, QImageReader, QPainter
+
+from photofind.core.library import Library
+from photofind.core.search.ranking import RankingSettings
+from photofind.gui.results.model import ResultItem
+
+PREVIEW_SIZE = 256
+BROWSE_PAGE = 200
+
+
+def search_images(
+    library: Library,
+    ranking: RankingSettings,
+    sources: Sequence[str | bytes | QImage],
+    k: int,
+    show_preview: Callable[[QImage], None],
+) -> list[ResultItem]:
+    """Photos ranked by similarity to one or more images (the mean of their embeddings)."""
+    data = [as_source(s) for s in sources]
+    show_preview(compose_preview(data))
+    hits = library.searcher(ranking).search_image(data, k=k)
+    return items_for(library, hits)
+
+
+def similar_photos(
+    library: Library,
+    ranking: RankingSettings,
+    photo_id: int,
+    path: str,
+    k: int,
+    show_preview: Callable[[QImage], None],
+) -> list[ResultItem]:
+    """Photos like a library photo, from its stored vector (the photo itself is not decoded
+    for the search; raises ``LookupError`` when it has no vector yet)."""
+    hits = library.searcher(ranking).similar_to(photo_id, k=k)
+    show_preview(compose_preview([path]))
+    return items_for(library, hits)
+
+
+def browse_page(
+    library: Library, folder_id: int | None, offset: int = 0, limit: int = BROWSE_PAGE
+) -> list[ResultItem]:
+    """Newest photos (of one folder, or all), one page."""
+    rows = library.repo.recent_photos(limit, offset, folder_id)
+    return [ResultItem(r.id, r.path, None, r.fingerprint) for r in rows]
+
+
+def items_for(library: Library, hits: list) -> list[ResultItem]:  # type: ignore[type-arg]
+    rows = library.repo.photos_by_ids([h.photo_id for h in hits])
+    return [
+        ResultItem(
+            h.photo_id, h.path, h.score,
+            rows[h.photo_id].fingerprint if h.photo_id in rows else None,
+        )
+        for h in hits
+    ]
+
+
+def as_source(source: str | bytes | QImage) -> str | bytes:
+    """What the core's searcher takes: a path or encoded image bytes (a QImage is PNG-encoded)."""
+    if isinstance(source, QImage):
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        source.save(buf, "PNG")
+        buf.close()
+        return bytes(data.data())
+    return (
+        os.fspath(source)
+        if not isinstance(source, (bytes, bytearray))
+        else bytes(source)
+    )
+
+
+def read_scaled(source: str | bytes, size: int) -> QImage:
+    """A picture of ``source`` fitting ``size``x``size`` (upright, decoded at reduced size)."""
+    if isinstance(source, bytes):
+        buf = QBuffer()
+        buf.setData(QByteArray(source))
+        buf.open(QIODevice.OpenModeFlag.ReadOnly)
+        reader = QImageReader(buf)
+    else:
+        reader = QImageReader(source)
+    reader.setAutoTransform(True)
+    original = reader.size()
+    if original.isValid() and (original.width() > size or original.height() > size):
+        reader.setScaledSize(
+            original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
+        )
+    image = reader.read()
+    if image.isNull():
+        return QImage()
+    if image.width() > size or image.height() > size:
+        image = image.scaled(
+            size,
+            size,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    return image
+
+
+def compose_preview(sources: Sequence[str | bytes], size: int = PREVIEW_SIZE) -> QImage:
+    """One picture of the query: the image itself, or up to four images tiled 2x2."""
+    if len(sources) == 1:
+        return read_scaled(sources[0], size)
+    tile = size // 2
+    canvas = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    for i, source in enumerate(sources[:4]):
+        image = read_scaled(source, tile - 4)
+        if image.isNull():
+            continue
+        x = (i % 2) * tile + (tile - image.width()) // 2
+        y = (i // 2) * tile + (tile - image.height()) // 2
+        painter.drawImage(x, y, image)
+    painter.end()
+    return canvas
