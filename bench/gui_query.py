@@ -64,7 +64,7 @@ def build_library(data_dir: Path, photos_dir: Path, corel: list[Path], n: int) -
             w.put_embedding(photo_id, model_id, vec)
     print(f"library: {n} photos inserted in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    _ = lib.vector_index  # build the HNSW index from the DB, as a first start would
+    lib.run_index()  # the index job builds the search indexes from the DB, as a first start would
     print(f"vector index built in {time.perf_counter() - t0:.1f} s")
     return lib
 
@@ -80,7 +80,8 @@ def drop(widget, path: Path) -> None:  # type: ignore[no-untyped-def]
 def wait_for_results(app: QApplication, window: MainWindow, started: float, timeout: float = 30.0) -> float:
     while time.perf_counter() - started < timeout:
         app.processEvents()
-        if window.model.mode == "search" and window.model.rowCount() > 0 and not window._searching:
+        results = window.results
+        if results.model.mode == "search" and results.model.rowCount() > 0 and not results.searching:
             return time.perf_counter() - started
         time.sleep(0.001)
     raise TimeoutError("no results within 30 s")
@@ -113,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             drop(window.query_panel, q)
             drops.append(wait_for_results(app, window, t0))
-            top = window.model.item(0)
+            top = window.results.model.item(0)
             t0 = time.perf_counter()
-            window.find_similar(top.photo_id, top.path)
+            window.results.find_similar(top.photo_id, top.path)
             similar.append(wait_for_results(app, window, t0))
         window.shutdown()
         lib.close()
