@@ -1,7 +1,7 @@
 """How long does the GUI event loop stall while the app indexes in the background?
 
 Opens the main window (offscreen unless a display is set) on a fresh library, adds a folder
-(default: corel1k, 1000 photos) through the window as a user would, and lets the index worker
+(default: corel1k, 1000 photos) through the window as a user would, and lets the index service
 run while a ``QTimer`` ticks every 10 ms on the GUI thread. Every few seconds a search is
 dropped too, so the query and thumbnail queues run alongside. Prints the longest gap
 between ticks, the 99th percentile and the indexing rate. Bar: max stall < 100 ms.

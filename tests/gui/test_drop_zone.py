@@ -66,3 +66,48 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "gone.jpg"))])
     payload = parse_mime(mime)
     assert payload.unsupported and not payload.images
+
+
+# ---------------------------------------------------------------- the query panel as a drop target
+def _panel(qtbot):  # type: ignore[no-untyped-def]
+    from photofind.gui.query_panel import QueryPanel
+
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_panel_accepts_files_and_folders_and_says_what_they_are(qtbot, tmp_path: Path) -> None:
+    from tests.gui.helpers import drop, file_mime
+
+    panel = _panel(qtbot)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    album = tmp_path / "album"
+    album.mkdir()
+    with qtbot.waitSignal(panel.images_chosen) as chosen, qtbot.waitSignal(panel.folders_dropped) as folders:
+        assert drop(panel, file_mime(photo, album))
+    assert chosen.args == [[str(photo)], "a.jpg"]
+    assert folders.args == [[str(album)]]
+
+
+def test_panel_refuses_a_drag_with_nothing_usable(qtbot) -> None:
+    from tests.gui.helpers import drop
+
+    panel = _panel(qtbot)
+    notices: list[str] = []
+    panel.notice.connect(notices.append)
+    assert not drop(panel, QMimeData())  # refused at drag-enter: never dropped
+    assert not notices
+
+
+def test_panel_drop_of_a_browser_image_without_bytes_explains_offline(qtbot) -> None:
+    from tests.gui.helpers import drop
+
+    panel = _panel(qtbot)
+    mime = QMimeData()  # a browser drag whose image bytes were not offered: html and its URL
+    mime.setHtml('<img src="https://cdn.example.org/cat.png">')
+    mime.setUrls([QUrl("https://cdn.example.org/cat.png")])
+    with qtbot.waitSignal(panel.notice) as notice:
+        assert drop(panel, mime)
+    assert "cdn.example.org" in notice.args[0]
