@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from photofind.config import get_paths
-from photofind.core.indexing.indexer import Indexer
 from photofind.core.library import Library
 from photofind.core.models.registry import previous_variants
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
@@ -18,12 +17,10 @@ from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
 def old_library(tmp_path: Path, photo_dir: Path) -> Library:
     data = tmp_path / "old-data"
     (old,) = previous_variants(Library(get_paths(data), device="cpu").model_info)
-    # what photofind 0.1 resolved the default model to, indexed the way 0.1 did (a bare
-    # Indexer: ``run_index`` would also retire variants, and previous_variants(old) is [old])
+    # what photofind 0.1 resolved the default model to
     old_lib = Library(get_paths(data), device="cpu", model_info=old)
-    folder = old_lib.add_folder(photo_dir)
-    with old_lib.writing():
-        Indexer(old_lib.repo, old_lib.embedder, None).run([folder])
+    old_lib.add_folder(photo_dir)
+    old_lib.run_index()
     old_lib.close()
     lib = Library(get_paths(data), device="cpu")
     yield lib
