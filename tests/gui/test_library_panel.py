@@ -258,3 +258,32 @@ def test_read_only_library_searches_but_refuses_writes(
     drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     assert Path(window.results.model.items()[0].path) == photo_dir / "705.jpg"
+
+
+def test_removing_a_folder_interrupts_the_run_and_the_rest_is_indexed(
+    make_window, qtbot, monkeypatch, library, tmp_path, corel_dir, spare_names, photo_dir
+) -> None:
+    folder = _fill(tmp_path / "rest", corel_dir, spare_names[700:790])
+    library.add_folder(folder)  # added by the CLI: the start-up run indexes it
+    reports: list[IndexReport] = []
+    window = make_window(rescan_on_start=True)
+    window.index.finished.connect(reports.append)
+    qtbot.waitUntil(
+        lambda: "Indexing" in window.status.index_status.label.text(), timeout=TIMEOUT_MS
+    )
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    tree = window.library_panel.tree
+    row = next(i for i in range(tree.topLevelItemCount()) if tree.topLevelItem(i).text(0) == photo_dir.name)
+    tree.setCurrentItem(tree.topLevelItem(row))
+    window.library_panel.remove_button.click()
+    qtbot.waitUntil(
+        lambda: (r := _folder_row(window, folder)) is not None
+        and r.photo_count == 90 and _folder_row(window, photo_dir) is None
+        and not window.index.is_busy(),
+        timeout=3 * TIMEOUT_MS,
+    )
+    # the first run was interrupted (not reported as stopped) and a second one did the rest
+    assert len(reports) == 2 and not any(r.cancelled for r in reports)
+    assert 0 < reports[0].embedded < 90 and reports[0].embedded + reports[1].embedded == 90
+    lib = window.library
+    assert lib.repo.stats(lib.model_info.model_id).embedded == 90
