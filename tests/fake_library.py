@@ -12,6 +12,7 @@ through its constructor); only this module has to follow that change.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from photofind.config import Paths
@@ -58,7 +59,9 @@ class FakeLibrary:
 def library_with(paths: Paths, embedder: object, **options: object) -> Library:
     """A real ``Library`` on ``paths`` that embeds with ``embedder`` (for the library's own model:
     same ``model_id`` and ``dim`` as ``resolve_model``, e.g. a wrapper around the real one)."""
-    library = Library(paths, **options)  # type: ignore[arg-type]
+    if "embedder" in inspect.signature(Library).parameters:
+        return Library(paths, embedder=embedder, **options)  # type: ignore[arg-type]
     # Until Library takes its parts through its constructor: fill its lazy ``embedder`` slot.
+    library = Library(paths, **options)  # type: ignore[arg-type]
     library.__dict__["embedder"] = embedder
     return library

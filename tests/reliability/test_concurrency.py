@@ -22,7 +22,6 @@ import pytest
 
 from photofind.config import get_paths
 from photofind.core.indexing.indexer import IndexReport
-from photofind.core.library import Library
 from photofind.core.models.registry import create_embedder
 from tests.fake_library import library_with
 from tests.fakes import GatedEmbedder
@@ -53,21 +52,21 @@ def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path) 
     paths = get_paths(data).ensure()
     gate = GatedEmbedder(create_embedder(None, paths.models_dir, device="cpu", threads=1), free_batches=1)
     lib = library_with(paths, gate, device="cpu")
+    folder = lib.add_folder(photos)
     reports: list[IndexReport] = []
     errors: list[BaseException] = []
 
     def first_run() -> None:  # what `photofind index PHOTOS` does, in a thread of this process
         try:
-            with lib.writing():
-                folder = lib.add_folder(photos)
-                reports.append(lib.indexer(batch_size=batch).run([folder]))
+            reports.append(lib.run_index([folder], batch_size=batch))
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             errors.append(exc)
 
     first = threading.Thread(target=first_run, daemon=True)
     first.start()
     try:
-        assert gate.wait_entered(120), errors or "the first run never reached its second batch"
+        _wait_for(lambda: gate.entered.is_set() or not first.is_alive(), timeout_s=120)
+        assert gate.entered.is_set(), errors or "the first run ended before its second batch"
         committed = _wait_for(lambda: _embedded_paths(data), timeout_s=60)  # batch 1 is in the DB
         assert len(committed) == batch
 
@@ -87,12 +86,11 @@ def test_second_indexer_is_told_busy_and_search_works_meanwhile(tmp_path: Path) 
     assert reports[0].added == n and not reports[0].cancelled
     lib.close()
 
-    fresh = Library(get_paths(data), device="cpu")
-    try:
-        db_ids = set(fresh.repo.embedded_ids(fresh.model_info.model_id).tolist())
-        assert len(db_ids) == n and set(fresh.vector_index.ids().tolist()) == db_ids
-    finally:
-        fresh.close()
+    # What the next process sees: every photo embedded once, all of them in the search index.
+    stats = as_json(photofind(data, "stats", "--json"))
+    assert (stats["photos"], stats["embedded"], stats["skipped"]) == (n, n, 0), stats
+    hits = as_json(photofind(data, "search", query, "-k", str(2 * n), "--json"))["hits"]
+    assert sorted(h["path"] for h in hits) == sorted(str(p) for p in photos.iterdir())
     assert as_json(photofind(data, "index", "--json"))["unchanged"] == n  # now free again
     assert_untouched(before, snapshot(photos))
 
