@@ -227,6 +227,7 @@ class IndexService(QObject):
             self._queue_dirty.emit()
             return _Busy(str(exc))
         finally:
+            self._pause.clear()  # the status bar's pause button is reset when a run ends
             with self._lock:
                 self._running = None
                 interrupted, self._interrupted = self._interrupted, None

@@ -108,6 +108,7 @@ def test_unreadable_query_is_a_notice_not_a_crash(
     qtbot.waitUntil(lambda: window.results.notice_bar.isVisible(), timeout=TIMEOUT_MS)
     assert "Cannot read the query image" in window.results.notice_bar.text.text()
     assert "Cannot read the query image" in window.query_panel.caption.text()
+    assert "Cannot read the query image" in window.results.heading.text()
     assert not window.results.searching
 
 

@@ -231,7 +231,7 @@ class ResultsPane(QWidget):
             message = f"Search failed: {exc}"
         self.notice.emit(message)
         self.query_failed.emit(message)
-        self._update_heading()
+        self.heading.setText(message)
 
     def _browse_failed(self, exc: BaseException) -> None:
         self.notice.emit(f"Cannot read the library: {exc}")
