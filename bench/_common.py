@@ -144,9 +144,7 @@ def open_library(
     data_dir: str | os.PathLike[str], info: ModelInfo, threads: int | None = None
 ) -> Library:
     """A ``Library`` in ``data_dir`` running ``info`` on CPU (no CUDA probing noise)."""
-    lib = Library(get_paths(data_dir), model=info.name, device="cpu", threads=threads)
-    lib.model_info = info  # cached_property: set before first use to skip resolving again
-    return lib
+    return Library(get_paths(data_dir), model=info.name, device="cpu", threads=threads, model_info=info)
 
 
 def quiet_logs() -> None:

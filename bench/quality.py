@@ -146,7 +146,7 @@ def evaluate(
         try:
             lib.add_folder(images_dir)
             started = time.perf_counter()
-            report = lib.indexer().run()
+            report = lib.run_index()
             index_wall = time.perf_counter() - started
 
             repo, model_id = lib.repo, info.model_id
@@ -160,7 +160,7 @@ def evaluate(
                 raise RuntimeError(f"{ds.name}: {len(missing)} photos were not embedded, e.g. {missing[:3]}")
 
             # plain cosine: this table compares the index with the exact ranking (stages: see below)
-            searcher = Searcher(repo, lib.embedder, lib.vector_index, RankingSettings.plain())
+            searcher = lib.searcher(RankingSettings.plain())
             n = len(ids)
             ranked: dict[str, list[str]] = {}
             short: dict[str, list[str]] = {}
@@ -218,13 +218,10 @@ def evaluate_stages(
         lib = open_library(tmp, info, threads=threads)
         try:
             lib.add_folder(ds.images)
-            lib.indexer().run()
-            repo, model_id = lib.repo, info.model_id
+            lib.run_index()
+            repo = lib.repo
             pids, _, stem_of, _ = indexed_photos(lib, info, ds)
-            out += _score_stages(
-                ds, repo, lib.embedder, lambda: lib.vector_index, lib.index_path(model_id),
-                pids, stem_of, stages, info.preprocess.size,
-            )
+            out += _score_stages(ds, repo, lib.embedder, lib.indexes, pids, stem_of, stages, info.preprocess.size)
         finally:
             lib.close()
     return out
@@ -234,8 +231,7 @@ def _score_stages(
     ds: Dataset,
     repo: object,
     embedder: object,
-    open_index: object,
-    index_path: Path,
+    indexes: object,
     pids: np.ndarray,
     stem_of: dict[int, str],
     stages: list[tuple[str, RankingSettings]],
@@ -248,9 +244,8 @@ def _score_stages(
     raw = {pid: repo.embedding(pid, model_id) for pid in pids.tolist()}  # type: ignore[attr-defined]
     for label, settings in stages:
         started = time.perf_counter()
-        searcher = Searcher(
-            repo, embedder, open_index, settings, build="now", index_path=index_path  # type: ignore[arg-type]
-        )
+        searcher = Searcher(repo, embedder, indexes, settings)  # type: ignore[arg-type]
+        searcher.current_space()  # loads the saved space, or builds this variant's in memory
         build_s = time.perf_counter() - started
         ranked: dict[str, list[str]] = {}
         short: dict[str, list[str]] = {}
@@ -324,14 +319,14 @@ def evaluate_descriptors(
     The set is indexed once by the app (photo rows); each variant's vectors are then written to
     the library under a model id of their own and searched with the app's ``Searcher``.
     """
-    from photofind.core.vectors.vector_index import VectorIndex
+    from photofind.core.search.indexes import SearchIndexes
 
     out = []
     with tempfile.TemporaryDirectory(prefix="photofind-descriptors-") as tmp:
         lib = open_library(tmp, info, threads=threads)
         try:
             lib.add_folder(ds.images)
-            lib.indexer().run()
+            lib.run_index()
             repo = lib.repo
             pids, _, stem_of, path_of = indexed_photos(lib, info, ds)
             vectors = _descriptor_vectors(ds, info, [path_of[p] for p in pids.tolist()], lib)
@@ -341,15 +336,10 @@ def evaluate_descriptors(
                 with repo.write() as w:
                     for pid, v in zip(pids.tolist(), desc, strict=True):
                         w.put_embedding(pid, model_id, v)
-                path = Path(tmp) / f"{model_id}.hnsw"
-
-                def open_index(model_id: str = model_id, path: Path = path) -> VectorIndex:
-                    index = VectorIndex(path, info.dim)
-                    index.open(lambda: repo.embeddings_for(model_id, info.dim), str(repo.generation()))
-                    return index
-
+                # every space of these variants is built in memory (none is saved for them)
+                indexes = SearchIndexes(repo, lambda m: Path(tmp) / f"{m}.hnsw")
                 out += _score_stages(
-                    ds, repo, _Descriptors(model_id, info.dim), open_index, path, pids, stem_of, stages, label
+                    ds, repo, _Descriptors(model_id, info.dim), indexes, pids, stem_of, stages, label
                 )
         finally:
             lib.close()

@@ -45,7 +45,7 @@ def set_vectors(ds: Dataset, size: int) -> tuple[list[str], np.ndarray]:
         lib = open_library(tmp, info)
         try:
             lib.add_folder(ds.images)
-            lib.indexer().run()
+            lib.run_index()
             ids, vectors = lib.repo.embeddings_for(info.model_id, info.dim)
             rows = lib.repo.photos_by_ids(ids.tolist())
             stems = [Path(rows[i].path).stem for i in ids.tolist()]

@@ -136,9 +136,10 @@ def phase_index(folder: Path, options: dict[str, int | None]) -> dict[str, float
             lib.add_folder(folder)
             set_spinning(lib.embedder, options.get("spinning"))
             kwargs = {k: v for k, v in options.items() if k not in ("threads", "spinning") and v is not None}
-            indexer = lib.indexer(**kwargs)  # opens the ONNX session and the index: not timed
+            job = lib.index_job(**kwargs)  # opens the ONNX session: not timed
             cpu0, t0 = cpu_seconds(), time.perf_counter()
-            report = indexer.run()
+            with lib.writing():
+                report = job.run()
             wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
         finally:
             lib.close()

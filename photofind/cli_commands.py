@@ -43,7 +43,7 @@ def print_json(data: object) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     lib = open_library(args)
-    with lib.writing():
+    with lib.writing():  # held across adding the folders and the run: no other writer between
         targets = [lib.add_folder(path) for path in args.folders] if args.folders else None
         if targets is None and not lib.repo.folders():
             error("the library has no folders yet: photofind index FOLDER")
@@ -59,15 +59,10 @@ def cmd_index(args: argparse.Namespace) -> int:
                 "to re-embed (searches use the previous one until this is done)."
             )
         try:
-            report = lib.indexer(batch_size=args.batch_size).run(targets, progress, cancel)
+            report = lib.run_index(targets, progress=progress, cancel=cancel, batch_size=args.batch_size)
         except KeyboardInterrupt:
             cancel.set()
             raise
-        if not report.cancelled:
-            lib.retire_previous_models()
-        # Build (or catch up) the ranking index now, while we hold the writer lock: a CLI
-        # search is a short process that could not wait for a background build.
-        lib.searcher(build="never").prepare_ranking()
     if args.json:
         print_json(
             {
@@ -141,14 +136,13 @@ def cmd_folders(args: argparse.Namespace) -> int:
     lib = open_library(args)
     if args.action == "add":
         for path in args.paths:
-            row = lib.add_folder(path)
+            row = lib.add_folder(path, lock_timeout=30)
             print(f"added {row.path} (run photofind index to index it)")
         return EXIT_OK
     if args.action == "remove":
-        with lib.writing(timeout=30):
-            for path in args.paths:
-                n = lib.remove_folder(path)
-                print(f"removed {path} from the library ({n} photos forgotten; files untouched)")
+        for path in args.paths:
+            n = lib.remove_folder(path, lock_timeout=30)
+            print(f"removed {path} from the library ({n} photos forgotten; files untouched)")
         return EXIT_OK
     rows = lib.repo.folders()
     if args.json:
@@ -224,8 +218,7 @@ def cmd_skipped(args: argparse.Namespace) -> int:
 
 def cmd_rebuild_index(args: argparse.Namespace) -> int:
     lib = open_library(args)
-    with lib.writing(timeout=30):
-        n = lib.rebuild_index()
+    n = lib.rebuild_index()
     print(f"Rebuilt the search index from the database: {n} photos.")
     return EXIT_OK
 

@@ -4,10 +4,10 @@ The data directory is the platform's user data dir (via ``platformdirs``) unless
 ``PHOTOFIND_DATA_DIR`` environment variable names another one; tests and benchmarks use that
 to work in temporary directories. Nothing here touches the user's photos.
 
-The log directory (``Paths.logs_dir``, see ``photofind/logs.py``) is, in this order:
-``PHOTOFIND_LOG_DIR`` if set; ``<data dir>/logs`` when the data dir was chosen (``--data-dir``
-or ``PHOTOFIND_DATA_DIR``), so tests and benchmarks never write into the user's log; otherwise
-the platform's user log dir (``~/.local/state/photofind/log`` on Linux,
+The log directory (``Paths.logs_dir``, see ``photofind/logs.py``) is ``PHOTOFIND_LOG_DIR`` if
+set (the test suite sets it), else the platform's user log dir, never inside the data dir: a
+search only reads the library, and leaves every file of the data dir as it was. The platform's
+user log dir is (``~/.local/state/photofind/log`` on Linux,
 ``%LOCALAPPDATA%\\photofind\\Logs`` on Windows, ``~/Library/Logs/photofind`` on macOS).
 """
 
@@ -30,7 +30,7 @@ class Paths:
     """The locations of photofind's own files below one data directory."""
 
     data_dir: Path
-    #: Where the log file goes; None: ``data_dir / "logs"`` (see the module docstring).
+    #: Where the log file goes; None: ``default_log_dir()`` (see the module docstring).
     log_dir: Path | None = None
 
     @property
@@ -57,7 +57,7 @@ class Paths:
 
     @property
     def logs_dir(self) -> Path:
-        return self.log_dir if self.log_dir is not None else self.data_dir / "logs"
+        return self.log_dir if self.log_dir is not None else default_log_dir()
 
     @property
     def log_file(self) -> Path:
@@ -82,21 +82,17 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def default_log_dir(data_dir_chosen: bool) -> Path | None:
-    """``PHOTOFIND_LOG_DIR``, else None (= follow the data dir) when the data dir was chosen,
-    else the platform's user log dir."""
+def default_log_dir() -> Path:
+    """``PHOTOFIND_LOG_DIR``, else the platform's user log dir."""
     override = os.environ.get(ENV_LOG_DIR)
     if override:
         return Path(override).expanduser().resolve()
-    if data_dir_chosen:
-        return None
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
 def get_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
     """Paths below ``data_dir`` (or the default data dir); directories are not created here."""
-    chosen = bool(data_dir) or bool(os.environ.get(ENV_DATA_DIR))
     return Paths(
         Path(data_dir).expanduser().resolve() if data_dir else default_data_dir(),
-        log_dir=default_log_dir(chosen),
+        log_dir=default_log_dir(),
     )

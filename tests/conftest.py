@@ -12,11 +12,16 @@ without the data.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The tests, and the photofind processes they start, never write the user's log file
+# (photofind/config.py): one temporary log folder for the whole run.
+os.environ.setdefault("PHOTOFIND_LOG_DIR", tempfile.mkdtemp(prefix="photofind-test-logs-"))
 
 #: Where the real photo sets are looked for.
 SHARED_DATA = Path(os.environ.get("PHOTOFIND_TEST_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()

@@ -65,12 +65,13 @@ def test_a_cli_run_writes_its_log_file_and_stats_names_it(tmp_path: Path) -> Non
     assert len(log_file.read_text(encoding="utf-8").splitlines()) > len(lines)
 
 
-def test_the_log_follows_a_chosen_data_dir(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    proc = photofind("folders", "--json", data=data, log_dir=None)
+def test_the_log_never_goes_into_the_data_dir(tmp_path: Path) -> None:
+    data, logs = tmp_path / "data", tmp_path / "logs"
+    proc = photofind("folders", "--json", data=data, log_dir=logs)
     assert proc.returncode == 0, proc.stderr
-    text = (data / "logs" / LOG_FILE_NAME).read_text(encoding="utf-8")
+    text = (logs / LOG_FILE_NAME).read_text(encoding="utf-8")
     assert f"INFO photofind.cli: photofind {__version__}: folders --json" in text
+    assert not (data / "logs").exists()  # a search or a stats run leaves the data dir as it was
 
 
 def test_a_failed_command_says_why_in_the_log_once_on_the_console(tmp_path: Path) -> None:
@@ -117,7 +118,7 @@ def test_the_log_rotates_at_its_size_limit(tmp_path: Path) -> None:
         from photofind.config import Paths
         from photofind.logs import add_log_file, setup_logging
         setup_logging(0)
-        file = add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data"), max_bytes=4000, backup_count=3)
+        file = add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data", log_dir=Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data" / "logs"), max_bytes=4000, backup_count=3)
         log = logging.getLogger("photofind.test")
         for i in range(400):
             log.info("line %05d %s", i, "x" * 40)
@@ -143,7 +144,7 @@ def test_two_processes_share_a_rotating_log_without_losing_lines(tmp_path: Path)
         from pathlib import Path
         from photofind.config import Paths
         from photofind.logs import add_log_file
-        add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data"), max_bytes=20_000, backup_count=200)
+        add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data", log_dir=Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data" / "logs"), max_bytes=20_000, backup_count=200)
         log = logging.getLogger("photofind.test")
         for i in range(1500):
             log.info("writer %s line %05d", sys.argv[1], i)
@@ -174,7 +175,7 @@ def test_uncaught_exceptions_land_in_the_log(tmp_path: Path) -> None:
         from photofind.config import Paths
         from photofind.logs import add_log_file, setup_logging
         setup_logging(0)
-        add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data"), catch_uncaught=True)
+        add_log_file(Paths(Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data", log_dir=Path(os.environ["PHOTOFIND_TEST_DIR"]) / "data" / "logs"), catch_uncaught=True)
         def worker():
             raise ValueError("thread boom")
         t = threading.Thread(target=worker, name="worker-1")
@@ -198,13 +199,14 @@ def test_where_the_log_dir_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv(ENV_LOG_DIR, raising=False)
     monkeypatch.delenv(ENV_DATA_DIR, raising=False)
     assert get_paths().logs_dir == Path(platformdirs.user_log_dir("photofind", appauthor=False))
-    assert get_paths(tmp_path / "d").logs_dir == tmp_path / "d" / "logs"  # --data-dir
+    user_logs = Path(platformdirs.user_log_dir("photofind", appauthor=False))
+    assert get_paths(tmp_path / "d").logs_dir == user_logs  # --data-dir: not inside it
     monkeypatch.setenv(ENV_DATA_DIR, str(tmp_path / "e"))
-    assert get_paths().logs_dir == tmp_path / "e" / "logs"
+    assert get_paths().logs_dir == user_logs
     monkeypatch.setenv(ENV_LOG_DIR, str(tmp_path / "l"))
     assert get_paths().log_file == tmp_path / "l" / LOG_FILE_NAME
     assert get_paths(tmp_path / "d").logs_dir == tmp_path / "l"
-    assert Paths(tmp_path / "p").logs_dir == tmp_path / "p" / "logs"
+    assert Paths(tmp_path / "p").logs_dir == tmp_path / "l"
     Paths(tmp_path / "p").ensure()
     assert not (tmp_path / "p" / "logs").exists()  # made by the logging, never a reason to fail
 

@@ -1,32 +1,38 @@
-"""One open library: the database, the model, the vector index and the operations on folders.
+"""One open library: the composition root the CLI, the GUI, the watcher and the benches share.
 
-This is the composition root that the CLI and the GUI share. Heavy parts (the ONNX session,
-the HNSW index) are created on first use, so listing folders or printing stats stays instant.
-Index runs take a single-writer lock on the data directory, so two photofind processes never
-write the same library at once.
+A ``Library`` owns its parts and their state: the database, the model (created on first use,
+so listing folders or printing stats stays instant), the indexes searches read
+(``SearchIndexes``) and the cross-process writer lock. Parts can be handed in through the
+constructor (tests pass a fake embedder); nothing is module-global, and ``close()`` frees it all.
+
+Writes go one way: ``run_index``, ``add_folder``, ``remove_folder`` and ``rebuild_index`` take the
+writer lock and use the index job (``indexing/job.py``); ``searcher()`` only reads.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
 from photofind.config import Paths
-from photofind.core.models.embedder import OnnxEmbedder
-from photofind.core.indexing.indexer import Indexer
+from photofind.core.images.thumbnails import ThumbnailCache
+from photofind.core.indexing.indexer import IndexReport, ProgressCallback
+from photofind.core.indexing.job import IndexJob
+from photofind.core.indexing.scanner import storable_path
+from photofind.core.indexing.upgrade import UpgradeState, upgrade_state
+from photofind.core.models.embedder import Embedder, OnnxEmbedder
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
+from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
-from photofind.core.indexing.scanner import storable_path
 from photofind.core.search.searcher import Searcher
-from photofind.core.indexing.upgrade import UpgradeState, retire_previous, upgrade_state
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
@@ -56,7 +62,12 @@ class Library:
         model: str | None = None,
         device: str = "auto",
         threads: int | None = None,
+        model_info: ModelInfo | None = None,
+        embedder: Embedder | None = None,
+        ranking: RankingSettings | None = None,
     ) -> None:
+        """``model_info`` and ``embedder`` replace what ``model`` would resolve to and the ONNX
+        session made from it (tests hand in fakes; an embedder alone needs no model_info)."""
         try:
             self.paths = paths.ensure()
         except OSError as exc:  # a read-only data dir: fine as long as the library exists
@@ -73,55 +84,39 @@ class Library:
         self.threads = threads
         #: The ranking stages searches use unless a caller passes its own (the GUI's Ranking
         #: menu sets this).
-        self.ranking = RankingSettings()
+        self.ranking = ranking or RankingSettings()
+        self.indexes = SearchIndexes(self.repo, self.index_path)
+        if embedder is not None and model_info is None:
+            model_info = ModelInfo(embedder.model_id, embedder.model_id, Path(), embedder.dim, embedder.preprocess)
+        self._model_info = model_info
+        self._embedder = embedder
+        self._previous_embedders: dict[str, Embedder] = {}
         self._upgrade: tuple[int, UpgradeState] | None = None
-        self._previous: tuple[str, OnnxEmbedder, dict[str, VectorIndex]] | None = None
+        self._parts_lock = threading.Lock()  # creating the model session once, whichever thread asks
+        self._writer_lock = FileLock(str(self.paths.lock_path))  # re-entrant per thread
 
-    # ------------------------------------------------------------------ lazy parts
-    @cached_property
+    # ------------------------------------------------------------------ parts
+    @property
     def model_info(self) -> ModelInfo:
-        return resolve_model(self.model_name, self.paths.models_dir)
+        if self._model_info is None:
+            with self._parts_lock:
+                if self._model_info is None:
+                    self._model_info = resolve_model(self.model_name, self.paths.models_dir)
+        return self._model_info
 
-    @cached_property
-    def embedder(self) -> OnnxEmbedder:
-        return OnnxEmbedder(self.model_info, device=self.device, threads=self.threads)
-
-    @cached_property
-    def vector_index(self) -> VectorIndex:
-        return self._open_index(self.model_info)
-
-    def _open_index(self, info: ModelInfo) -> VectorIndex:
-        """The model's own HNSW index of ``info``: loaded, caught up or rebuilt from the DB."""
-        index = VectorIndex(self.index_path(info.model_id), info.dim)
-        outcome = index.open(
-            lambda: self.repo.embeddings_for(info.model_id, info.dim),
-            str(self.repo.generation()),
-            lambda token: self.repo.embedding_changes(info.model_id, info.dim, token),
-        )
-        logger.info("Vector index for %s: %s", info.model_id, outcome)
-        return index
+    @property
+    def embedder(self) -> Embedder:
+        """The model session (created on first use: seconds, and memory)."""
+        if self._embedder is None:
+            info = self.model_info
+            with self._parts_lock:
+                if self._embedder is None:
+                    self._embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
+        return self._embedder
 
     def index_path(self, model_id: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
         return self.paths.index_dir / f"{safe}.hnsw"
-
-    # ------------------------------------------------------------------ operations
-    def indexer(self, **options: object) -> Indexer:
-        """An index run. It keeps the model's own vector index up to date only when this process
-        has it open already; otherwise that file catches up from the library generation when a
-        search next needs it (a large library's searches use the ranking space's smaller index,
-        so the 1280-d one need never be loaded)."""
-        if self.needs_model_index():
-            self.vector_index  # noqa: B018 - searches use it: keep it in step during the run
-        return Indexer(self.repo, self.embedder, self._loaded_index, **options)  # type: ignore[arg-type]
-
-    def needs_model_index(self) -> bool:
-        """Whether searches use the model's own index: ranking without a learned space, or a
-        library still too small to learn one from."""
-        if not self.ranking.needs_space:
-            return True
-        # during an upgrade the library's size is what the previous variant holds
-        return self.repo.embedding_count(self.search_model_id) < self.ranking.min_photos
 
     def index_files(self, model_id: str) -> list[Path]:
         """The HNSW files of ``model_id``: the model's own first, then ranking spaces."""
@@ -129,32 +124,35 @@ class Library:
         ranked = sorted(raw.parent.glob(f"{raw.stem}.*.hnsw"), key=lambda p: p.stat().st_mtime)
         return [p for p in [raw, *reversed(ranked)] if p.exists()]
 
-    def _loaded_index(self) -> VectorIndex | None:
-        return self.__dict__.get("vector_index")
-
-    def searcher(self, settings: RankingSettings | None = None, build: str = "auto") -> Searcher:
-        """A searcher over the library's vectors; ``settings`` switch ranking stages (default:
-        all). While the library moves to a new variant of its model, the previous variant's
-        complete vectors are searched (``core/indexing/upgrade.py``)."""
+    # ------------------------------------------------------------------ reading
+    def searcher(self, settings: RankingSettings | None = None) -> Searcher:
+        """A read-only searcher; ``settings`` switch ranking stages (default: ``self.ranking``).
+        While the library moves to a new variant of its model, the previous variant's complete
+        vectors are searched (``indexing/upgrade.py``)."""
         settings = settings or self.ranking
         previous = self.upgrade_state().previous
-        if previous is None:
-            return Searcher(
-                self.repo, self.embedder, lambda: self.vector_index, settings, build=build,
-                index_path=self.index_path(self.model_info.model_id),
-            )
-        embedder, open_index = self._previous_parts(previous)
-        return Searcher(
-            self.repo, embedder, open_index, settings, build=build,
-            index_path=self.index_path(previous.model_id),
-        )
+        embedder = self.embedder if previous is None else self._previous_embedder(previous)
+        return Searcher(self.repo, embedder, self.indexes, settings)
+
+    def warm_up(self) -> None:
+        """Create the model session and load the indexes searches use now (call it off the GUI
+        thread at start, so the first query is quick)."""
+        searcher = self.searcher()
+        if searcher.current_space() is None:
+            searcher.index  # noqa: B018 - loads the model's own index
+
+    def model_index(self) -> VectorIndex:
+        """The current model's own index, as searches read it (loaded or built in memory)."""
+        info = self.model_info
+        return self.indexes.model_index(info.model_id, info.dim)
 
     def upgrade_state(self) -> UpgradeState:
         """How far the move to the current model variant is (re-checked when the library changes)."""
         generation = self.repo.generation()
-        if self._upgrade is None or self._upgrade[0] != generation:
-            self._upgrade = (generation, upgrade_state(self.repo, self.model_info))
-        return self._upgrade[1]
+        cached = self._upgrade
+        if cached is None or cached[0] != generation:
+            cached = self._upgrade = (generation, upgrade_state(self.repo, self.model_info))
+        return cached[1]
 
     @property
     def search_model_id(self) -> str:
@@ -162,45 +160,34 @@ class Library:
         previous = self.upgrade_state().previous
         return (previous or self.model_info).model_id
 
-    def retire_previous_models(self) -> list[str]:
-        """After an index run (writer lock held): drop previous model variants now covered."""
-        if self.read_only:
-            return []
-        try:
-            retired = retire_previous(self.repo, self.model_info, self.index_path)
-        except Exception:
-            logger.exception("could not remove the previous model's vectors; will retry next run")
-            return []
-        if retired:
-            self._upgrade = None
-            self._previous = None
-        return retired
+    def _previous_embedder(self, info: ModelInfo) -> Embedder:
+        """The embedder of a previous variant (same ONNX file, its own preprocessing)."""
+        with self._parts_lock:
+            embedder = self._previous_embedders.get(info.model_id)
+            if embedder is None:
+                embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
+                self._previous_embedders = {info.model_id: embedder}
+            return embedder
 
-    def _previous_parts(self, info: ModelInfo) -> tuple[OnnxEmbedder, Callable[[], VectorIndex]]:
-        """The embedder (same ONNX file) and an on-demand index opener of a previous variant."""
-        if self._previous is None or self._previous[0] != info.model_id:
-            embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
-            self._previous = (info.model_id, embedder, {})
-        _, embedder, opened = self._previous
+    def find_folder(self, path: str | os.PathLike[str]) -> FolderRow:
+        wanted = {normalise_folder_path(path), os.path.abspath(os.path.expanduser(str(path)))}
+        for row in self.repo.folders():
+            if row.path in wanted:
+                return row
+        raise FolderError(f"{path} is not a folder of the library")
 
-        def open_index() -> VectorIndex:
-            if "index" not in opened:
-                opened["index"] = self._open_index(info)
-            return opened["index"]
-
-        return embedder, open_index
-
+    # ------------------------------------------------------------------ writing
     @contextmanager
     def writing(self, timeout: float = 0.0) -> Iterator[None]:
-        """Hold the library's single-writer lock (across processes) for the block."""
+        """Hold the library's single-writer lock (across processes) for the block; re-entrant
+        within one thread."""
         if self.read_only:
             raise LibraryReadOnly(
                 f"The library in {self.paths.data_dir} can only be read (its folder or disk is "
                 "read-only, full, or not yours): searching works, indexing does not."
             )
-        lock = FileLock(str(self.paths.lock_path), timeout=timeout)
         try:
-            lock.acquire()
+            self._writer_lock.acquire(timeout=timeout)
         except Timeout as exc:
             raise LibraryBusy(
                 f"The library in {self.paths.data_dir} is busy: another photofind is indexing "
@@ -213,9 +200,44 @@ class Library:
         try:
             yield
         finally:
-            lock.release()
+            self._writer_lock.release()
 
-    def add_folder(self, path: str | os.PathLike[str]) -> FolderRow:
+    def index_job(self, batch_size: int = 16, **indexer_options: Any) -> IndexJob:
+        """The index job of this library (the caller holds ``writing()`` while it runs)."""
+        return IndexJob(
+            self.repo, self.embedder, self.model_info, self.index_path, batch_size=batch_size,
+            prune_thumbnails=self._prune_thumbnails, indexer_options=indexer_options,
+        )
+
+    def _prune_thumbnails(self, repo: Repository) -> int:
+        """Drop thumbnails of photos that left the library (free when nothing changed)."""
+        cache = ThumbnailCache.for_paths(self.paths)
+        return cache.prune_missing(repo.live_fingerprints, token=repo.generation())
+
+    def run_index(
+        self,
+        folders: Sequence[str | os.PathLike[str] | FolderRow] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        lock_timeout: float = 0.0,
+        batch_size: int = 16,
+    ) -> IndexReport:
+        """Run the index job over ``folders`` (library folders, by path or row; None: all).
+
+        Raises ``LibraryBusy`` when another process writes the library for longer than
+        ``lock_timeout`` seconds, ``LibraryReadOnly`` when it can't be written, and
+        ``FolderError`` for a path that is not a library folder.
+        """
+        with self.writing(lock_timeout):
+            rows = None if folders is None else [
+                f if isinstance(f, FolderRow) else self.find_folder(f) for f in folders
+            ]
+            job = self.index_job(batch_size)
+            return job.run(rows, progress, cancel, pause)
+
+    def add_folder(self, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> FolderRow:
         """Add a folder to the library (not indexed yet); nested folders are merged sensibly."""
         folder = normalise_folder_path(path)
         if storable_path(folder) != folder:
@@ -225,48 +247,52 @@ class Library:
         data_dir = str(self.paths.data_dir)
         if _is_within(folder, data_dir) or _is_within(data_dir, folder):
             raise FolderError(f"{folder} overlaps photofind's own data folder {data_dir}")
-        existing = self.repo.folders()
-        for row in existing:
-            if row.path == folder:
-                return row
-            if _is_within(folder, row.path):
-                raise FolderError(f"{folder} is already in the library as part of {row.path}")
-        with self.repo.write() as w:
-            folder_id = w.add_folder(folder)
+        with self.writing(lock_timeout):
+            existing = self.repo.folders()
             for row in existing:
-                if _is_within(row.path, folder):
-                    w.absorb_folder(row.id, folder_id)
+                if row.path == folder:
+                    return row
+                if _is_within(folder, row.path):
+                    raise FolderError(f"{folder} is already in the library as part of {row.path}")
+            with self.repo.write() as w:
+                folder_id = w.add_folder(folder)
+                for row in existing:
+                    if _is_within(row.path, folder):
+                        w.absorb_folder(row.id, folder_id)
         added = self.repo.folder_by_path(folder)
         assert added is not None
         return added
 
-    def remove_folder(self, path: str | os.PathLike[str]) -> int:
-        """Forget a folder's photos (the files stay untouched); returns how many were removed."""
-        folder = self.find_folder(path)
-        with self.repo.write() as w:
-            ids = w.remove_folder(folder.id)
-        index = self._loaded_index()
-        if ids and index is not None:  # else the file catches up when it is next opened
-            index.remove(np.asarray(ids, dtype=np.int64))
-            index.save(str(self.repo.generation()))
+    def remove_folder(self, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> int:
+        """Forget a folder's photos (the files stay untouched); returns how many were removed.
+        The index job then brings the saved indexes and thumbnails in step."""
+        with self.writing(lock_timeout):
+            folder = self.find_folder(path)
+            with self.repo.write() as w:
+                ids = w.remove_folder(folder.id)
+            if ids:
+                self.index_job().finish()
         return len(ids)
-
-    def find_folder(self, path: str | os.PathLike[str]) -> FolderRow:
-        wanted = {normalise_folder_path(path), os.path.abspath(os.path.expanduser(str(path)))}
-        for row in self.repo.folders():
-            if row.path in wanted:
-                return row
-        raise FolderError(f"{path} is not a folder of the library")
 
     def rebuild_index(self) -> int:
-        """Rebuild the current model's HNSW file from SQLite; returns the number of vectors."""
-        info = self.model_info
-        ids, vectors = self.repo.embeddings_for(info.model_id, info.dim)
-        self.vector_index.rebuild(ids, vectors)
-        self.vector_index.save(str(self.repo.generation()))
-        return len(ids)
+        """Rebuild the search model's index files from SQLite; returns the number of vectors."""
+        with self.writing():
+            model_id = self.search_model_id
+            for path in self.index_files(model_id):
+                for f in (path, path.with_name(path.name + ".json")):
+                    f.unlink(missing_ok=True)
+            info = self.model_info
+            index = VectorIndex(self.index_path(info.model_id), info.dim)
+            ids, vectors = self.repo.embeddings_for(info.model_id, info.dim)
+            index.rebuild(ids, vectors)
+            index.save(str(self.repo.generation()))
+            self.index_job().finish()
+            self.indexes.close()  # searches of this process load the new files
+            return len(ids)
 
     def close(self) -> None:
+        """Free the loaded indexes and the database connections."""
+        self.indexes.close()
         self.engine.dispose()
 
 

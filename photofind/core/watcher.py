@@ -354,8 +354,7 @@ def watch_library(
         if not rows:
             return True
         try:
-            with lib.writing(timeout=1.0):
-                report = lib.indexer().run(rows, cancel=stop)
+            report = lib.run_index(rows, cancel=stop, lock_timeout=1.0)
         except LibraryBusy as exc:
             logger.warning("%s Retrying in %.0f s.", exc, busy_retry_s)
             return False

@@ -8,7 +8,6 @@ files) can tell whether they are in step.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,9 +17,7 @@ from sqlalchemy import (
     Engine,
     and_,
     case,
-    delete,
     func,
-    insert,
     select,
     text,
 )
@@ -313,26 +310,6 @@ class Repository(EmbeddingReads):
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return (int(row.id), int(row.method), int(row.n_photos), bytes(row.data)) if row else None
-
-    def put_ranking_transform(
-        self, model_id: str, kind: str, method: int, n_photos: int, data: bytes, keep: int = 2
-    ) -> int:
-        """Store a newly fitted transform; returns its version. Keeps the newest ``keep``.
-
-        Not a library change: the generation stays, so saved vector indexes stay valid.
-        """
-        t = ranking_transforms
-        with self.engine.begin() as conn:
-            version = conn.execute(
-                insert(t).values(
-                    model_id=model_id, kind=kind, method=method, n_photos=n_photos,
-                    created_at=time.time(), data=data,
-                )
-            ).inserted_primary_key[0]
-            old = select(t.c.id).where(and_(t.c.model_id == model_id, t.c.kind == kind))
-            old = old.order_by(t.c.id.desc()).offset(keep)
-            conn.execute(delete(t).where(t.c.id.in_(old.scalar_subquery())))
-        return int(version)
 
 
 def normalise_folder_path(path: str | Path) -> str:

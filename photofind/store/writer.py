@@ -192,3 +192,24 @@ class LibraryWriter:
                 )
             )
         return wanted
+
+    # ------------------------------------------------------------------ ranking transforms
+    def put_ranking_transform(
+        self, model_id: str, kind: str, method: int, n_photos: int, data: bytes, keep: int = 2
+    ) -> int:
+        """Store a newly fitted transform; returns its version. Keeps the newest ``keep``.
+
+        Not a library change: the generation stays, so saved vector indexes stay valid.
+        """
+        t = ranking_transforms
+        version = self.conn.execute(
+            insert(t).values(
+                model_id=model_id, kind=kind, method=method, n_photos=n_photos,
+                created_at=time.time(), data=data,
+            )
+        ).inserted_primary_key[0]
+        old = select(t.c.id).where(and_(t.c.model_id == model_id, t.c.kind == kind))
+        old = old.order_by(t.c.id.desc()).offset(keep)
+        self.conn.execute(delete(t).where(t.c.id.in_(old.scalar_subquery())))
+        return int(version)
+

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from photofind.core.indexing.indexer import Progress
+from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.searcher import Searcher
 from tests.fake_library import FakeLibrary
 from tests.fakes import FakeEmbedder
@@ -138,7 +139,7 @@ def test_missing_folder_goes_offline_and_comes_back_without_re_embedding(env: En
     assert report.removed == 0
     stats = env.repo.stats(FakeEmbedder.model_id)
     assert (stats.photos, stats.offline_photos, stats.folders_offline) == (24, 24, 1)
-    searcher = Searcher(env.repo, env.embedder, env.index)
+    searcher = Searcher(env.repo, env.embedder, SearchIndexes(env.repo, lambda _m: env.index.path))
     some_id = next(iter(env.repo.photos_by_ids(range(1, 100)).keys()))
     assert searcher.search_vector(env.repo.embedding(some_id, FakeEmbedder.model_id), 10) == []
 

@@ -1,4 +1,5 @@
-"""RankingSettings, RankedSpace and the Searcher's ranking stages on a small synthetic library."""
+"""RankingSettings, ranking spaces (saved by the index job, read by searches) and the Searcher's
+ranking stages on a small synthetic library."""
 
 import dataclasses
 from pathlib import Path
@@ -6,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind.core.search.ranking import TRANSFORM_KIND, RankedSpace, RankingSettings
+from photofind.core.indexing.ranking_update import update_ranking_space
+from photofind.core.search.indexes import SearchIndexes
+from photofind.core.search.ranking import RankingSettings
+from photofind.core.search.space import TRANSFORM_KIND, RankingSpace
 from photofind.core.search.searcher import Searcher
-from photofind.core.vectors.vector_index import VectorIndex
 from photofind.core.search.whitening import Whitening
 from photofind.store.db import open_database
 from photofind.store.repository import Repository
@@ -47,11 +50,41 @@ def library(tmp_path: Path):  # type: ignore[no-untyped-def]
                 fingerprint=None, status=STATUS_OK,
             )
             w.put_embedding(pid, MODEL, v)
-    ids, vectors = repo.embeddings_for(MODEL, DIM)
-    index = VectorIndex(tmp_path / "index" / "m.hnsw", DIM)
-    index.rebuild(ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
-    yield repo, index, ids, labels
+    yield Lib(repo, tmp_path / "index" / "m.hnsw", ids_of(repo), labels)
     engine.dispose()
+
+
+def ids_of(repo: Repository) -> np.ndarray:
+    return repo.embeddings_for(MODEL, DIM)[0]
+
+
+@dataclasses.dataclass
+class Lib:
+    repo: Repository
+    raw_path: Path  # the model's own index file; ranking spaces are saved next to it
+    ids: np.ndarray
+    labels: np.ndarray
+
+    def searcher(self, settings: RankingSettings, indexes: SearchIndexes | None = None) -> Searcher:
+        return Searcher(self.repo, _Embedder(), indexes or SearchIndexes(self.repo, lambda _m: self.raw_path), settings)
+
+    def update(self, settings: RankingSettings) -> str:
+        """The index job's step: keep the saved space of ``settings`` in step."""
+        return update_ranking_space(self.repo, MODEL, DIM, self.raw_path, settings.space)
+
+    def add_copy_of(self, pid: int, name: str) -> int:
+        v = self.repo.embedding(pid, MODEL)
+        with self.repo.write() as w:
+            new = w.upsert_photo(
+                folder_id=self.repo.folders()[0].id, path=str(self.raw_path.parent.parent / "photos" / name),
+                size=1, mtime_ns=1, fingerprint=None, status=STATUS_OK,
+            )
+            w.put_embedding(new, MODEL, v)
+        return new
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _precision(searcher: Searcher, ids: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
@@ -68,144 +101,157 @@ def test_default_settings_and_plain() -> None:
     assert d.pca and d.dba and d.query_expansion and not d.diffusion and d.needs_space
     plain = RankingSettings.plain()
     assert not (plain.pca or plain.dba or plain.query_expansion or plain.diffusion)
+    # query-time stages share their space: switching them never loads another one
+    assert dataclasses.replace(d, query_expansion=False, diffusion=True).space == d.space
 
 
-def test_every_stage_runs_and_ranking_beats_plain_cosine(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, labels = library
+def test_every_stage_runs_and_the_default_ranks_at_least_as_well_as_plain_cosine(library: Lib) -> None:
     small = {"min_photos": 50}
-    plain = Searcher(repo, _Embedder(), index, RankingSettings.plain(), build="now")
-    base = _precision(plain, ids, labels)
+    base = _precision(library.searcher(RankingSettings.plain()), library.ids, library.labels)
+    default = _precision(library.searcher(RankingSettings(**small)), library.ids, library.labels)
+    assert default >= base
     for settings in (
         RankingSettings(**small),
         dataclasses.replace(RankingSettings(**small), diffusion=True, diffusion_k=10),
+        dataclasses.replace(RankingSettings(**small), pca=False),
+        dataclasses.replace(RankingSettings(**small), dba=False),
         dataclasses.replace(RankingSettings.plain(), query_expansion=True),
     ):
-        s = Searcher(repo, _Embedder(), index, settings, build="now")
-        assert s.space_ready == settings.needs_space
-        assert _precision(s, ids, labels) >= base - 0.02
-        hits = s.similar_to(int(ids[0]), k=15)
-        assert len(hits) == 15 and int(ids[0]) not in {h.photo_id for h in hits}
+        s = library.searcher(settings)
+        assert (s.current_space() is not None) == settings.needs_space
+        assert _precision(s, library.ids, library.labels) >= base - 0.02
+        pid = int(library.ids[0])
+        hits = s.similar_to(pid, k=15)
+        assert len(hits) == 15 and pid not in {h.photo_id for h in hits}
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-        raw = repo.embedding(int(ids[0]), MODEL)
-        assert s.search_vector(raw, k=3)[0].photo_id == int(ids[0])  # itself first
+        raw = library.repo.embedding(pid, MODEL)
+        assert s.search_vector(raw, k=3)[0].photo_id == pid  # itself first
 
 
-def test_space_is_learned_once_stored_and_reused(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
+def test_the_index_job_learns_the_space_once_stores_it_and_reuses_it(library: Lib) -> None:
     settings = RankingSettings(min_photos=50, pca_dim=8)
-    space = RankedSpace(repo, MODEL, DIM, index.path, settings)
-    assert space.build() and space.transform is not None and space.transform.dim_out == 8
-    stored = repo.ranking_transform(MODEL, TRANSFORM_KIND)
-    assert stored is not None and stored[0] == space.version and stored[2] == len(ids)
+    assert library.update(settings) == "built"
+    stored = library.repo.ranking_transform(MODEL, TRANSFORM_KIND)
+    assert stored is not None and stored[2] == len(library.ids)
+    space = RankingSpace.load(library.repo, MODEL, DIM, library.raw_path, settings.space)
+    assert space is not None and space.version == stored[0] and space.transform is not None
+    assert space.transform.dim_out == 8 and space.index.path.exists()  # saved next to the raw index
     assert np.array_equal(Whitening.from_bytes(stored[3]).projection, space.transform.projection)
-    again = RankedSpace(repo, MODEL, DIM, index.path, settings)
-    assert again.build() and again.version == space.version  # loaded, not refitted
-    assert space.index is not None and space.index.path.exists()  # saved next to the raw index
+    assert library.update(settings) == "up to date"
+    assert library.repo.ranking_transform(MODEL, TRANSFORM_KIND)[0] == stored[0]  # not refitted
 
 
-def test_space_catches_up_with_library_changes(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50), build="now")
-    space = searcher.space
-    assert space is not None and space.index is not None
-    v = repo.embedding(int(ids[3]), MODEL)
-    assert v is not None
-    with repo.write() as w:
-        folder = repo.folders()[0].id
-        pid = w.upsert_photo(
-            folder_id=folder, path=str(tmp_path / "photos" / "new.jpg"), size=1, mtime_ns=1,
-            fingerprint=None, status=STATUS_OK,
-        )
-        w.put_embedding(pid, MODEL, v)  # a copy of photo 3
-        w.delete_photos([int(ids[5])])
+def test_a_search_catches_the_saved_space_up_in_memory_and_writes_nothing(library: Lib, tmp_path: Path) -> None:
+    settings = RankingSettings(min_photos=50)
+    library.update(settings)
+    searcher = library.searcher(settings)
+    v = library.repo.embedding(int(library.ids[3]), MODEL)
+    assert searcher.search_vector(v, k=1)[0].photo_id == int(library.ids[3])
+    before = snapshot(tmp_path / "index")
+    pid = library.add_copy_of(int(library.ids[3]), "new.jpg")
+    with library.repo.write() as w:
+        w.delete_photos([int(library.ids[5])])
     hits = searcher.search_vector(v, k=2)
-    assert {h.photo_id for h in hits} == {pid, int(ids[3])}
-    assert space.index.contains(pid) and not space.index.contains(int(ids[5]))
+    assert {h.photo_id for h in hits} == {pid, int(library.ids[3])}
+    space = searcher.current_space()
+    assert space is not None and space.index.contains(pid) and not space.index.contains(int(library.ids[5]))
+    # a fresh reader (another process) finds the new photo too, from the saved, older file
+    fresh = library.searcher(settings)
+    assert {h.photo_id for h in fresh.search_vector(v, k=2)} == {pid, int(library.ids[3])}
+    assert snapshot(tmp_path / "index") == before
 
 
-def test_small_library_stays_plain_cosine(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=10_000), build="now")
-    assert not searcher.space_ready
-    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5
+def test_variants_the_index_job_does_not_keep_are_built_in_memory_only(library: Lib, tmp_path: Path) -> None:
+    library.update(RankingSettings(min_photos=50))
+    before = snapshot(tmp_path / "index")
+    n_transforms = library.repo.ranking_transform(MODEL, TRANSFORM_KIND)[0]
+    for settings in (RankingSettings.plain(), RankingSettings(min_photos=50, pca=False),
+                     RankingSettings(min_photos=50, dba=False), RankingSettings(min_photos=50, pca_dim=12)):
+        assert len(library.searcher(settings).similar_to(int(library.ids[0]), k=5)) == 5
+    assert snapshot(tmp_path / "index") == before
+    assert library.repo.ranking_transform(MODEL, TRANSFORM_KIND)[0] == n_transforms  # no PCA stored
 
 
-def test_background_build_keeps_search_working(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50))
-    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5  # before or after the space is ready
-    assert searcher.wait_for_space(timeout=60)
-    assert len(searcher.similar_to(int(ids[0]), k=5)) == 5
+def test_a_library_whose_space_was_never_saved_searches_with_the_full_ranking_and_saves_nothing(library: Lib, tmp_path: Path) -> None:
+    settings = RankingSettings(min_photos=50)  # nothing saved: the index job never ran
+    s = library.searcher(settings)
+    assert s.current_space() is not None
+    assert not (tmp_path / "index").exists() or not any((tmp_path / "index").iterdir())
+    assert library.repo.ranking_transform(MODEL, TRANSFORM_KIND) is None
 
 
-def test_large_changes_ask_for_a_rebuild_instead_of_catching_up(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    space = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
-    assert space.build()
+def test_small_library_stays_plain_cosine(library: Lib) -> None:
+    searcher = library.searcher(RankingSettings(min_photos=10_000))
+    assert searcher.current_space() is None
+    assert len(searcher.similar_to(int(library.ids[0]), k=5)) == 5
+    assert library.update(RankingSettings(min_photos=10_000)).startswith("not yet")
+
+
+def test_large_changes_make_the_index_job_rebuild_instead_of_catching_up(library: Lib) -> None:
+    settings = RankingSettings(min_photos=50)
+    library.update(settings)
+    space = RankingSpace.load(library.repo, MODEL, DIM, library.raw_path, settings.space)
+    assert space is not None
     before = space.generation
-    with repo.write() as w:
-        for pid in ids[:20].tolist():
-            v = repo.embedding(pid, MODEL)
+    with library.repo.write() as w:
+        for pid in library.ids[:20].tolist():
+            v = library.repo.embedding(pid, MODEL)
             w.put_embedding(pid, MODEL, v[::-1].copy())  # 20 changed vectors
-    assert space.catch_up(max_changes=10) is False and space.generation == before
-    assert space.catch_up(max_changes=100) is True and space.generation == repo.generation()
+    assert space.catch_up(library.repo, max_changes=10) is False and space.generation == before
+    assert space.catch_up(library.repo, max_changes=100) is True
+    assert space.generation == library.repo.generation()
 
 
-def test_a_refit_version_replaces_the_old_index_file(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, _, _ = library
-    first = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
-    assert first.build() and first.index is not None
+def test_a_refit_version_replaces_the_old_index_file(library: Lib) -> None:
+    settings = RankingSettings(min_photos=50)
+    library.update(settings)
+    first = RankingSpace.load(library.repo, MODEL, DIM, library.raw_path, settings.space)
+    assert first is not None
     old_file = first.index.path
-    repo.put_ranking_transform(MODEL, TRANSFORM_KIND, -1, 1, b"stale")  # forces a refit
-    second = RankedSpace(repo, MODEL, DIM, index.path, RankingSettings(min_photos=50))
-    assert second.build() and second.version > first.version + 1
-    assert second.index is not None and second.index.path.exists() and not old_file.exists()
+    with library.repo.write() as w:
+        w.put_ranking_transform(MODEL, TRANSFORM_KIND, -1, 1, b"stale")  # forces a refit
+    assert library.update(settings) == "built"
+    second = RankingSpace.load(library.repo, MODEL, DIM, library.raw_path, settings.space)
+    assert second is not None and second.version > first.version + 1
+    assert second.index.path.exists() and not old_file.exists()
 
 
-def test_scores_are_model_similarities_and_a_copy_of_the_query_comes_first(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    searcher = Searcher(repo, _Embedder(), index, RankingSettings(min_photos=50), build="now")
-    raw = repo.embedding(int(ids[7]), MODEL)
+def test_a_reader_moves_to_the_space_the_index_job_refitted(library: Lib) -> None:
+    settings = RankingSettings(min_photos=50)
+    library.update(settings)
+    indexes = SearchIndexes(library.repo, lambda _m: library.raw_path)
+    searcher = library.searcher(settings, indexes)
+    first = searcher.current_space()
+    with library.repo.write() as w:
+        w.put_ranking_transform(MODEL, TRANSFORM_KIND, -1, 1, b"stale")
+    library.add_copy_of(int(library.ids[1]), "late.jpg")  # the library changes, the job refits
+    library.update(settings)
+    second = searcher.current_space()
+    assert first is not None and second is not None and second.version > first.version
+
+
+def test_scores_are_model_similarities_and_a_copy_of_the_query_comes_first(library: Lib) -> None:
+    searcher = library.searcher(RankingSettings(min_photos=50))
+    pid = int(library.ids[7])
+    raw = library.repo.embedding(pid, MODEL)
     hits = searcher.search_vector(raw, k=10)
-    assert hits[0].photo_id == int(ids[7]) and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[0].photo_id == pid and hits[0].score == pytest.approx(1.0, abs=1e-5)
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     unit = raw / np.linalg.norm(raw)
     for h in hits:  # never above the plain model similarity
-        v = repo.embedding(h.photo_id, MODEL)
+        v = library.repo.embedding(h.photo_id, MODEL)
         assert h.score <= float(v @ unit / np.linalg.norm(v)) + 1e-5
 
 
-def test_embedding_chunks_cover_every_vector_once(library) -> None:  # type: ignore[no-untyped-def]
-    repo, _, ids, _ = library
+def test_embedding_chunks_cover_every_vector_once(library: Lib) -> None:
+    repo, ids = library.repo, library.ids
     chunks = list(repo.embedding_chunks(MODEL, chunk=70))
     assert [len(c[0]) for c in chunks] == [70, 70, 70, 30]
     got_ids = np.concatenate([c[0] for c in chunks])
     assert np.array_equal(got_ids, ids)
     _, all_vectors = repo.embeddings_for(MODEL, DIM)
     assert np.array_equal(np.concatenate([c[1] for c in chunks]), all_vectors)
-
-
-def test_load_only_build_needs_a_saved_space_and_catches_up_at_open(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, _ = library
-    settings = RankingSettings(min_photos=50)
-    assert not RankedSpace(repo, MODEL, DIM, index.path, settings).build(allow_rebuild=False)
-    first = RankedSpace(repo, MODEL, DIM, index.path, settings)
-    assert first.build()
-    v = repo.embedding(int(ids[3]), MODEL)
-    with repo.write() as w:  # the library moves on while no space is open
-        pid = w.upsert_photo(
-            folder_id=repo.folders()[0].id, path=str(tmp_path / "photos" / "late.jpg"), size=1,
-            mtime_ns=1, fingerprint=None, status=STATUS_OK,
-        )
-        w.put_embedding(pid, MODEL, v)
-    second = RankedSpace(repo, MODEL, DIM, index.path, settings)
-    assert second.build(allow_rebuild=False)  # loaded from the saved file, caught up
-    assert second.index is not None and second.index.contains(pid)
-    stored = second.index.search(second.project(v), 2)[0]
-    assert set(stored.tolist()) == {pid, int(ids[3])}
-    searcher = Searcher(repo, _Embedder(), index, settings, build="never")
-    assert searcher.prepare_ranking() and searcher.space_ready
 
 
 def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path) -> None:
@@ -226,30 +272,30 @@ def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path)
     assert current_revision(engine) == head_revision() == "0002"
     repo = Repository(engine)
     assert repo.ranking_transform(MODEL, TRANSFORM_KIND) is None
-    v1 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 10, b"a")
-    v2 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 20, b"b")
-    v3 = repo.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 40, b"c")
+    with repo.write() as w:
+        v1 = w.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 10, b"a")
+        v2 = w.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 20, b"b")
+        v3 = w.put_ranking_transform(MODEL, TRANSFORM_KIND, 1, 40, b"c")
     assert v1 < v2 < v3 and repo.ranking_transform(MODEL, TRANSFORM_KIND) == (v3, 1, 40, b"c")
     with engine.connect() as conn:  # only the newest two are kept
         assert conn.exec_driver_sql("select count(*) from ranking_transforms").scalar() == 2
     engine.dispose()
 
 
-def test_a_library_with_a_ranking_space_never_opens_the_model_index(library) -> None:  # type: ignore[no-untyped-def]
-    repo, index, ids, labels = library
+def test_a_library_with_a_ranking_space_never_opens_the_model_index(library: Lib) -> None:
     opened = []
 
-    def open_model_index() -> VectorIndex:
-        opened.append(True)
-        return index
+    class Spy(SearchIndexes):
+        def model_index(self, model_id: str, dim: int):  # type: ignore[no-untyped-def]
+            opened.append(model_id)
+            return super().model_index(model_id, dim)
 
-    searcher = Searcher(
-        repo, _Embedder(), open_model_index, RankingSettings(min_photos=50), build="now",
-        index_path=index.path,
-    )
-    assert searcher.space_ready
-    assert _precision(searcher, ids, labels) > 0.9
-    assert searcher.search_vector(repo.embedding(int(ids[0]), MODEL), k=3)[0].photo_id == int(ids[0])
+    indexes = Spy(library.repo, lambda _m: library.raw_path)
+    searcher = library.searcher(RankingSettings(min_photos=50), indexes)
+    assert searcher.current_space() is not None
+    assert _precision(searcher, library.ids, library.labels) > 0.9
+    pid = int(library.ids[0])
+    assert searcher.search_vector(library.repo.embedding(pid, MODEL), k=3)[0].photo_id == pid
     assert opened == []  # the 1280-d index of a large library stays on disk
-    plain = Searcher(repo, _Embedder(), open_model_index, RankingSettings.plain(), index_path=index.path)
-    assert len(plain.similar_to(int(ids[0]), k=5)) == 5 and opened == [True]
+    plain = library.searcher(RankingSettings.plain(), indexes)
+    assert len(plain.similar_to(pid, k=5)) == 5 and opened == [MODEL]

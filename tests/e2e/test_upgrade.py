@@ -38,13 +38,9 @@ def old_library(tmp_path: Path, corel_dir: Path) -> tuple[Path, Path, str]:
     (old,) = previous_variants(current)
     assert old.preprocess.size == 224 and current.preprocess.size == 288
     assert old.onnx_path == current.onnx_path and old.model_id != current.model_id
-    old_lib = Library(get_paths(data))
-    old_lib.__dict__["model_info"] = old  # what photofind 0.1 resolved the default model to
-    with old_lib.writing():
-        folder = old_lib.add_folder(photos)
-        report = old_lib.indexer().run([folder])
+    old_lib = Library(get_paths(data), model_info=old)  # what photofind 0.1 resolved the model to
+    report = old_lib.run_index([old_lib.add_folder(photos)])
     assert report.embedded == N_PHOTOS
-    old_lib.searcher(build="never").prepare_ranking()
     old_lib.close()
     lib.close()
     return data, photos, old.model_id
@@ -72,8 +68,7 @@ def test_search_keeps_working_through_an_upgrade(old_library: tuple[Path, Path, 
         if p.phase == "embedding" and p.done >= 8:
             cancel.set()
 
-    with lib.writing():
-        report = lib.indexer(batch_size=8).run(None, stop_after_first_batch, cancel)
+    report = lib.run_index(progress=stop_after_first_batch, cancel=cancel, batch_size=8)
     assert report.cancelled and 0 < report.embedded < N_PHOTOS
     state = lib.upgrade_state()
     assert state.in_progress and state.backlog == N_PHOTOS - report.embedded

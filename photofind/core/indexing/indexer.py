@@ -86,6 +86,10 @@ class IndexReport:
     cancelled: bool = False
     elapsed_s: float = 0.0
     embed_seconds: float = 0.0
+    #: Previous model variants whose vectors this run retired (``upgrade.py``).
+    retired_models: list[str] = field(default_factory=list)
+    #: What the run did to the saved ranking space (``ranking_update.py``), if it got there.
+    ranking: str | None = None
 
     @property
     def photos_per_second(self) -> float:

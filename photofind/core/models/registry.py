@@ -109,12 +109,14 @@ def previous_variants(info: ModelInfo) -> list[ModelInfo]:
     if info.name != DEFAULT_MODEL or info.model_id.count(":") != 3:
         return []
     stem = info.model_id.rsplit(":", 1)[0]
-    return [
+    variants = [
         dataclasses.replace(
             info, model_id=f"{stem}:{spec_hash(spec, info.output_name)}", preprocess=spec
         )
         for spec in LITE0_PREVIOUS_PREPROCESS
     ]
+    # a library still run with a previous variant (tests, benches) has no earlier one of itself
+    return [v for v in variants if v.model_id != info.model_id]
 
 
 def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> ModelInfo:

@@ -1,8 +1,8 @@
 """Query -> ranked photos: embed the query, ask the HNSW index, re-rank, keep what may be shown.
 
 Ranking stages (``core/search/ranking.py``): the query and the library live in a library-learned
-PCA + DBA space (``RankedSpace``, built in a background thread on first use; until it is ready,
-and for libraries too small to learn from, the model's own vectors and index are searched),
+PCA + DBA space (``search/space.py``, saved by the index job and caught up in memory here; for
+libraries too small to learn from, the model's own vectors and index are searched),
 then average query expansion re-searches with the query plus its top neighbours, and optional
 diffusion re-orders the top candidates. ``RankingSettings.plain()`` is plain cosine.
 
@@ -16,17 +16,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
-from photofind.core.search.ranking import RankedSpace, RankingSettings, vectors_of
+from photofind.core.search.indexes import SearchIndexes
+from photofind.core.search.ranking import RankingSettings, vectors_of
+from photofind.core.search.space import RankingSpace
 from photofind.core.search.rerank import diffuse, expand_query
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.repository import Repository
@@ -50,145 +50,39 @@ class Hit:
         return asdict(self)
 
 
-#: Libraries up to this size get their ranking space built before the first search (a few
-#: seconds); larger ones in the background, searching the plain index meanwhile.
-BUILD_NOW_MAX = 5_000
-#: More changed vectors than this (or 10 % of the library) since the space was built: rebuild it
-#: in the background instead of catching up inside a search.
-CATCH_UP_MAX = 2_000
 #: Model cosine similarity from which a hit counts as a copy of the query and is listed first.
 DUPLICATE_SIM = 0.98
 
 
-class _SpaceSlot:
-    """The ranking space of one (index, model, settings), shared by its Searchers."""
-
-    def __init__(self) -> None:
-        self.space: RankedSpace | None = None
-        self.builder: threading.Thread | None = None
-        self.lock = threading.Lock()
-        self.build_lock = threading.Lock()
-
-
-_SLOTS: dict[tuple[str, str, RankingSettings], _SpaceSlot] = {}
-_SLOTS_LOCK = threading.Lock()
-
-
 class Searcher:
-    """Searches one model's index; the same object serves the CLI, the GUI and the benches."""
+    """Searches one model's vectors; the same object serves the CLI, the GUI and the benches.
+
+    It only reads: the indexes come from the library's ``SearchIndexes`` (loaded once, kept in
+    step in memory), so a Searcher is cheap to make (the GUI makes one per query).
+    """
 
     def __init__(
         self,
         repo: Repository,
         embedder: Embedder,
-        index: VectorIndex | Callable[[], VectorIndex],
+        indexes: SearchIndexes,
         settings: RankingSettings | None = None,
-        *,
-        build: str = "auto",
-        index_path: Path | None = None,
     ) -> None:
-        """``build``: when to build the ranking space if it isn't yet: ``"background"`` (a daemon
-        thread; searches use the plain index until it is ready), ``"now"`` (blocks), ``"auto"``
-        (now for libraries up to ``BUILD_NOW_MAX`` photos, else background),
-        ``"never"``. A large library whose space was saved before is loaded at once under
-        ``"auto"`` too. The space is shared by every Searcher of the same index and settings (the
-        GUI makes one Searcher per query), so it is built once per process.
-
-        ``index`` is the model's own (raw) vector index, or a function that opens it together
-        with its ``index_path``: then it is opened only when a search needs it (no ranking space
-        yet, or plain cosine), which keeps a large library's 1280-d index out of memory."""
         self.repo = repo
         self.embedder = embedder
-        if isinstance(index, VectorIndex):
-            self._index: VectorIndex | None = index
-            self._open_index: Callable[[], VectorIndex] | None = None
-            self._index_path = index.path
-        else:
-            if index_path is None:
-                raise ValueError("index_path is needed when the index is opened on demand")
-            self._index, self._open_index, self._index_path = None, index, Path(index_path)
+        self.indexes = indexes
         self.settings = settings or RankingSettings()
-        key = (str(self._index_path), embedder.model_id, self.settings)
-        with _SLOTS_LOCK:
-            self._slot = _SLOTS.setdefault(key, _SpaceSlot())
-        if self.settings.needs_space and build != "never" and self._slot.space is None:
-            small = repo.embedding_count(embedder.model_id) <= BUILD_NOW_MAX
-            if build == "now" or (build == "auto" and small):
-                self._build_space()
-            elif build == "auto" and self._build_space(allow_rebuild=False):
-                pass  # a large library whose ranking space was saved earlier: loaded
-            else:
-                self.rebuild_space_in_background()
 
     @property
     def index(self) -> VectorIndex:
-        """The model's own vector index (opened on first use when given as a function)."""
-        if self._index is None:
-            assert self._open_index is not None
-            self._index = self._open_index()
-        return self._index
+        """The model's own vector index (loaded on first use: large libraries never need it)."""
+        return self.indexes.model_index(self.embedder.model_id, self.embedder.dim)
 
-    # ------------------------------------------------------------------ ranking space
-    @property
-    def space(self) -> RankedSpace | None:
-        return self._slot.space
-
-    @property
-    def space_ready(self) -> bool:
-        return self._slot.space is not None
-
-    def rebuild_space_in_background(self) -> threading.Thread:
-        """(Re)build the ranking space off-thread; searches keep using the current one."""
-        slot = self._slot
-        with slot.lock:
-            if slot.builder is not None and slot.builder.is_alive():
-                return slot.builder
-            slot.builder = threading.Thread(target=self._build_space, name="ranking-space", daemon=True)
-            slot.builder.start()
-            return slot.builder
-
-    def wait_for_space(self, timeout: float | None = None) -> bool:
-        builder = self._slot.builder
-        if builder is not None:
-            builder.join(timeout)
-        return self._slot.space is not None
-
-    def prepare_ranking(self) -> bool:
-        """Build (or load) the ranking space now, blocking; e.g. at the end of an index run, so
-        that later searches (a CLI process each) only load it. True when it is in use."""
-        if self.settings.needs_space:
-            self._build_space()
-        return self.space_ready
-
-    def _build_space(self, allow_rebuild: bool = True) -> bool:
-        # Only loading: never wait for a build that is running (a new Searcher per GUI query
-        # would otherwise block for the seconds a large library's space takes).
-        if not self._slot.build_lock.acquire(blocking=allow_rebuild):
-            return False
-        try:
-            space = RankedSpace(
-                self.repo, self.embedder.model_id, self.embedder.dim, self._index_path, self.settings
-            )
-            if space.build(allow_rebuild=allow_rebuild):
-                self._slot.space = space
-                return True
-        except Exception:  # ranking falls back to plain cosine, never breaks search
-            logger.exception("building the ranking space failed; searching with plain cosine")
-        finally:
-            self._slot.build_lock.release()
-        return False
-
-    def _current_space(self) -> RankedSpace | None:
-        space = self.space
-        if space is None:
+    def current_space(self) -> RankingSpace | None:
+        """The ranking space searches use now; None for plain cosine or a library too small."""
+        if not self.settings.needs_space:
             return None
-        builder = self._slot.builder
-        if builder is not None and builder.is_alive():
-            return space  # a rebuild is on its way; photos it misses are at most not shown yet
-        limit = max(CATCH_UP_MAX, len(space.index or ()) // 10)
-        if not space.catch_up(max_changes=limit) or space.needs_refit():
-            self.rebuild_space_in_background()
-        return space
+        return self.indexes.space(self.embedder.model_id, self.embedder.dim, self.settings.space)
 
     def embed_query(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
         """One unit vector for one image, or the normalised mean of several images.
@@ -207,8 +101,8 @@ class Searcher:
 
     def similar_to(self, photo_id: int, k: int = 20) -> list[Hit]:
         """Photos like a library photo, from its stored vector (no decoding); itself excluded."""
-        space = self._current_space()
-        if space is not None and space.index is not None and space.index.contains(photo_id):
+        space = self.current_space()
+        if space is not None and space.index.contains(photo_id):
             # its stored (augmented) vector in the ranking space: what the library knows of it
             q = vectors_of(space.index, np.array([photo_id]))[0]
             return self._search(q, space.index, k, {photo_id}, self._raw_vector_of(photo_id), in_space=True)
@@ -221,9 +115,9 @@ class Searcher:
         self, vector: np.ndarray, k: int = 20, exclude_ids: set[int] | None = None
     ) -> list[Hit]:
         """Ranked hits for a model vector (as ``embed_query`` or the DB gives it)."""
-        space = self._current_space()
+        space = self.current_space()
         raw = _unit(vector)
-        if space is not None and space.index is not None:
+        if space is not None:
             return self._search(space.project(vector), space.index, k, exclude_ids or set(), raw, in_space=True)
         return self._search(raw, self.index, k, exclude_ids or set(), raw, in_space=False)
 

@@ -72,20 +72,44 @@ def insert_shuffled(
 def knn_widening(
     index: hnswlib.Index, q: np.ndarray, k: int, ef_search: int, threads: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``knn_query`` with ef >= k; retried with a wider beam if deletions starve it."""
+    """``knn_query`` with ef >= k; retried with a wider beam if deletions starve it.
+
+    ``ef`` is state of the whole hnswlib index, not of one query, so the caller must hold the
+    index's lock for the whole call; the beam is put back to ``ef_search`` before returning, so
+    one wide query never changes the next one's. Raises ``RuntimeError`` when even an exhaustive
+    beam finds fewer than ``k`` (the caller then scans exactly).
+    """
     ef = max(ef_search, k)
     total = int(index.get_current_count())
-    for attempt in (ef, max(4 * ef, 2 * k), total):
-        index.set_ef(attempt)
-        try:
-            return index.knn_query(q, k=k, num_threads=threads)
-        except RuntimeError:
-            # "Cannot return the results in a contiguous 2D array": too many deleted
-            # neighbours for this ef. Widen the beam; at ef == total the search is exhaustive.
-            if attempt >= total:
-                raise
-            log.debug("knn_query with ef=%d returned fewer than %d hits; widening", attempt, k)
-    raise AssertionError("unreachable")
+    try:
+        for attempt in sorted({ef, max(4 * ef, 2 * k), max(total, ef)}):
+            index.set_ef(attempt)
+            try:
+                return index.knn_query(q, k=k, num_threads=threads)
+            except RuntimeError:
+                # "Cannot return the results in a contiguous 2D array": too many deleted
+                # neighbours for this ef. Widen the beam.
+                log.debug("knn_query with ef=%d returned fewer than %d hits; widening", attempt, k)
+        raise RuntimeError(f"HNSW search found fewer than {k} neighbours even with ef={total}")
+    finally:
+        index.set_ef(ef_search)
+
+
+def exact_knn(
+    index: hnswlib.Index, live_ids: np.ndarray, q: np.ndarray, k: int, space: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest of ``live_ids`` to each row of ``q``, as ``knn_query`` returns them
+    (labels, distances = 1 - dot): the fallback when the graph cannot reach ``k`` live elements
+    (parts of it cut off by deletions)."""
+    vectors = np.asarray(index.get_items(live_ids), dtype=np.float32)
+    qn = q
+    if space == "cosine":
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    sims = qn @ vectors.T
+    k = min(k, len(live_ids))
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return live_ids[top], 1.0 - np.take_along_axis(sims, top, axis=1)
 
 
 def validated_batch(

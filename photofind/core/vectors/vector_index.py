@@ -41,6 +41,7 @@ from photofind.core.vectors.atomic_files import file_hash as _file_hash
 from photofind.core.vectors.atomic_files import fsync_dir as _fsync_dir
 from photofind.core.vectors.atomic_files import temp_path as _temp_path
 from photofind.core.vectors.hnsw_graph import (
+    exact_knn,
     insert_shuffled,
     knn_widening,
     new_graph,
@@ -113,6 +114,14 @@ class VectorIndex:
         with self._lock:
             return np.array(sorted(self._live), dtype=np.int64)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids`` (which must be in the index), float32 (len(ids), dim)."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        with self._lock:
+            if len(ids) == 0 or self._index is None:
+                return np.zeros((0, self.dim), np.float32)
+            return np.asarray(self._index.get_items(ids), dtype=np.float32)
+
     @property
     def capacity(self) -> int:
         """How many elements (live or deleted) fit before the next resize."""
@@ -147,7 +156,12 @@ class VectorIndex:
             if self._index is None or k <= 0 or q.shape[0] == 0:
                 empty = (q.shape[0], 0)
                 return np.empty(empty, np.int64), np.empty(empty, np.float32)
-            labels, dists = knn_widening(self._index, q, k, self.ef_search, threads)
+            try:
+                labels, dists = knn_widening(self._index, q, k, self.ef_search, threads)
+            except RuntimeError as exc:
+                log.warning("vector index %s: %s; searching exactly", self.path.name, exc)
+                live = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
+                labels, dists = exact_knn(self._index, live, q, k, self.space)
         return labels.astype(np.int64), (1.0 - dists).astype(np.float32)
 
     # ----------------------------------------------------------------------------- writes
@@ -299,6 +313,24 @@ class VectorIndex:
                 outcome += " (not saved)"
             log.info("vector index %s: %s, %d vectors", self.path.name, outcome, len(self))
             return outcome
+
+    def load(self) -> str | None:
+        """Read-only: load the file if its sidecar vouches for it, whatever library state it was
+        saved at. Returns that state token, or None (nothing loaded) when there is no usable
+        file. Never writes: searches use this, and then ``catch_up`` in memory."""
+        with self._write_lock:
+            if self._try_load("", allow_stale=True) is not None:
+                return None
+            token = self._stale_token if self._stale_token is not None else ""
+            self._stale_token = None
+            self._saved_token = token
+            return token
+
+    def catch_up(self, load_changes: LoadChanges, old_token: str) -> str | None:
+        """Apply the library's changes since ``old_token`` in memory (nothing is saved); the
+        outcome, or None when the changes cannot be told (then rebuild)."""
+        with self._write_lock:
+            return self._catch_up(load_changes, old_token)
 
     def _save_quietly(self, state_token: str) -> bool:
         """Save after open(); a read-only or full disk is logged, not raised (search still works)."""
