@@ -78,6 +78,35 @@ def test_a_photo_finds_itself_first_then_its_class(
     assert sum(shares) / len(shares) >= 0.85, shares
 
 
+def _data_dir_state(data: Path) -> dict[str, bytes]:
+    """Every file of a data dir and its bytes (the converted model is checked by size and time)."""
+    state = {}
+    for path in sorted(data.rglob("*")):
+        if path.is_file():
+            key = str(path.relative_to(data))
+            st = path.stat()
+            state[key] = path.read_bytes() if st.st_size < 50_000_000 else f"{st.st_size} {st.st_mtime_ns}".encode()
+    return state
+
+
+def test_searches_with_every_ranking_option_leave_the_data_dir_byte_identical(
+    corel_library: Path, corel_dir: Path
+) -> None:
+    photofind(corel_library, "index")  # whatever earlier tests did, the index job has caught up
+    before = _data_dir_state(corel_library)
+    assert any(".pca" in name for name in before)  # the default ranking's saved space is there
+    query = str(corel_dir / "images" / "405.jpg")
+    for flags in ([], ["--ranking", "plain"], ["--no-pca"], ["--no-dba"], ["--no-qe"], ["--diffusion"],
+                  ["--no-pca", "--no-dba", "--diffusion"]):
+        hits = as_json(photofind(corel_library, "search", query, "-k", "5", "--json", *flags))["hits"]
+        assert hits[0]["path"] == query, flags
+    photofind(corel_library, "stats")
+    photofind(corel_library, "folders")
+    after = _data_dir_state(corel_library)
+    assert sorted(after) == sorted(before)
+    assert [name for name in before if before[name] != after[name]] == []
+
+
 def test_plain_text_search_and_unchanged_reindex(corel_library: Path, corel_dir: Path) -> None:
     out = photofind(corel_library, "search", str(corel_dir / "images" / "5.jpg"), "-k", "3").stdout
     lines = out.strip().splitlines()
@@ -89,10 +118,12 @@ def test_plain_text_search_and_unchanged_reindex(corel_library: Path, corel_dir:
 def test_damaged_index_file_is_rebuilt_from_the_database(corel_library: Path, corel_dir: Path) -> None:
     stats = as_json(photofind(corel_library, "stats", "--json"))
     index_file = Path(stats["index_file"])
-    index_file.write_bytes(os.urandom(4096))
+    index_file.write_bytes(damaged := os.urandom(4096))
     result = as_json(photofind(corel_library, "search", str(corel_dir / "images" / "9.jpg"), "-k", "1", "--json"))
-    assert result["hits"][0]["path"].endswith("/9.jpg")
+    assert result["hits"][0]["path"].endswith("/9.jpg")  # built in memory for this search
+    assert index_file.read_bytes() == damaged  # a search never writes: the index job mends it
     assert "rebuilt" in photofind(corel_library, "rebuild-index").stdout.lower()
+    assert index_file.read_bytes() != damaged
 
 
 def _copy_photos(corel_dir: Path, target: Path, names: list[str]) -> None:

@@ -68,7 +68,9 @@ class SearchIndexes:
         with self._lock:
             entry = self._spaces.get(key)
             space = entry[1] if entry is not None else None
-            if space is not None:
+            if self.repo.embedding_count(model_id) < max(2, spec.min_photos):
+                space = None  # too small to learn from (or shrunk): the model's own index
+            elif space is not None:
                 space = self._in_step(space)
             else:
                 path = self._index_path_of(model_id)
