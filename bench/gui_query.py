@@ -32,9 +32,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from search import load_model, noisy_copies, source_vectors  # noqa: E402  (bench/search.py)
 
-from photofind.config import get_paths  # noqa: E402
 from photofind.core.library import Library  # noqa: E402
-from photofind.gui.app import make_application  # noqa: E402
+from photofind.gui.app import make_application, open_library  # noqa: E402
 from photofind.gui.main_window import MainWindow  # noqa: E402
 
 BAR_S = 1.0
@@ -48,7 +47,7 @@ def build_library(data_dir: Path, photos_dir: Path, corel: list[Path], n: int) -
     rng = np.random.default_rng(0)
     vectors = np.concatenate([base, noisy_copies(base, copies - 1, 0.95, rng)])[:n]
     sources = [corel[i % len(corel)] for i in range(n)]
-    lib = Library(get_paths(data_dir), device="cpu")
+    lib = open_library(data_dir, device="cpu")
     folder = lib.add_folder(photos_dir)
     model_id = lib.model_info.model_id
     t0 = time.perf_counter()

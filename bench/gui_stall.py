@@ -27,9 +27,7 @@ from PySide6.QtCore import QMimeData, QSettings, QTimer, QUrl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photofind.config import get_paths
-from photofind.core.library import Library
-from photofind.gui.app import make_application
+from photofind.gui.app import make_application, open_library
 from photofind.gui.main_window import MainWindow
 
 TICK_MS = 10
@@ -83,7 +81,7 @@ def main() -> int:
         if args.keep
         else Path(tempfile.mkdtemp(prefix="photofind-stall-"))
     )
-    library = Library(get_paths(data_dir), device="cpu")
+    library = open_library(data_dir, device="cpu")
     settings = QSettings(str(data_dir / "bench-gui.ini"), QSettings.Format.IniFormat)
     window = MainWindow(library, settings, watch=False, rescan_on_start=False)
     window.resize(1280, 800)

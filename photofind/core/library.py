@@ -65,9 +65,12 @@ class Library:
         model_info: ModelInfo | None = None,
         embedder: Embedder | None = None,
         ranking: RankingSettings | None = None,
+        convert_model_in_child: bool = False,
     ) -> None:
         """``model_info`` and ``embedder`` replace what ``model`` would resolve to and the ONNX
-        session made from it (tests hand in fakes; an embedder alone needs no model_info)."""
+        session made from it (tests hand in fakes; an embedder alone needs no model_info).
+        ``convert_model_in_child``: a model converted on first use is converted in a child
+        process (the app: converting holds the GIL for seconds)."""
         try:
             self.paths = paths.ensure()
         except OSError as exc:  # a read-only data dir: fine as long as the library exists
@@ -90,6 +93,7 @@ class Library:
             model_info = ModelInfo(embedder.model_id, embedder.model_id, Path(), embedder.dim, embedder.preprocess)
         self._model_info = model_info
         self._embedder = embedder
+        self._convert_in_child = convert_model_in_child
         self._previous_embedders: dict[str, Embedder] = {}
         self._upgrade: tuple[int, UpgradeState] | None = None
         self._parts_lock = threading.Lock()  # creating the model session once, whichever thread asks
@@ -101,7 +105,9 @@ class Library:
         if self._model_info is None:
             with self._parts_lock:
                 if self._model_info is None:
-                    self._model_info = resolve_model(self.model_name, self.paths.models_dir)
+                    self._model_info = resolve_model(
+                        self.model_name, self.paths.models_dir, convert_in_child=self._convert_in_child
+                    )
         return self._model_info
 
     @property

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photofind import __version__
 from photofind.config import APP_NAME, get_paths
+from photofind.core.library import Library
 from photofind.logs import add_log_file
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,21 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def open_library(
+    data_dir: str | os.PathLike[str] | None = None, model: str | None = None, device: str = "auto"
+) -> Library:
+    """The library as the app opens it, on the GUI thread before the window shows.
+
+    Work that holds the GIL in one long piece must not happen in a worker thread once the
+    window is up (the window would freeze: bench/gui_stall.py). Importing onnxruntime (about
+    0.1 s of module init) is done here, and a model converted on first use is converted in a
+    child process.
+    """
+    import onnxruntime  # noqa: F401 - see the docstring
+
+    return Library(get_paths(data_dir), model=model, device=device, convert_model_in_child=True)
+
+
 def run_app(
     data_dir: str | os.PathLike[str] | None = None,
     model: str | None = None,
@@ -59,11 +75,10 @@ def run_app(
     smoke_test = smoke_test or os.environ.get("PHOTOFIND_SMOKE_TEST") == "1"
     add_log_file(get_paths(data_dir), catch_uncaught=True)  # started from a menu: no terminal
     app = make_application()
-    from photofind.core.library import Library
     from photofind.gui.main_window import MainWindow
 
     try:
-        library = Library(get_paths(data_dir), model=model, device=device)
+        library = open_library(data_dir, model, device)
     except Exception as exc:  # a broken or newer database, an unwritable data dir...
         logger.exception("Cannot open the library")
         QMessageBox.critical(

@@ -10,6 +10,8 @@ needed, which a packaged app using its bundled models never does.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +105,11 @@ def load_builtins() -> dict[str, BuiltInModel]:
     return _BUILTINS
 
 
-def prepare_builtin(b: BuiltInModel, models_dir: Path) -> ModelInfo:
-    """The ready-to-run built-in ``b``, converted into ``models_dir`` unless already there."""
+def prepare_builtin(b: BuiltInModel, models_dir: Path, *, convert_in_child: bool = False) -> ModelInfo:
+    """The ready-to-run built-in ``b``, converted into ``models_dir`` unless already there.
+
+    ``convert_in_child`` runs the conversion in a child process (the app does: the converter's
+    imports and graph building hold the GIL for seconds, which would freeze the window)."""
     weights = b.weights()
     if weights is None:
         raise ModelNotAvailable(f"model {b.name!r} is not installed: {b.missing_hint}")
@@ -115,7 +120,10 @@ def prepare_builtin(b: BuiltInModel, models_dir: Path) -> ModelInfo:
         # replaces, so the result is one complete file either way.
         logger.info("preparing model %s into %s (first use)", b.name, out)
         models_dir.mkdir(parents=True, exist_ok=True)
-        b.build(weights, out)
+        if convert_in_child and not getattr(sys, "frozen", False):
+            _convert_in_child(b.name, models_dir)
+        else:
+            b.build(weights, out)
     return ModelInfo(
         name=b.name,
         model_id=f"{b.name}:{digest}:v{b.version}:{spec_hash(b.preprocess, b.output_name)}",
@@ -125,3 +133,16 @@ def prepare_builtin(b: BuiltInModel, models_dir: Path) -> ModelInfo:
         input_name=b.input_name,
         output_name=b.output_name,
     )
+
+
+def _convert_in_child(name: str, models_dir: Path) -> None:
+    """Convert built-in ``name`` into ``models_dir`` in a child Python process."""
+    code = "import sys; from photofind.core.models.registry import resolve_model; resolve_model(sys.argv[1], sys.argv[2])"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, name, str(models_dir)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ModelNotAvailable(f"model {name!r} could not be prepared: {detail}")
+

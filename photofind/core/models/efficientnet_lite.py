@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from photofind.core.models.lazy_import import lazy_import
 
 from photofind.core.models.torch_pickle import load_legacy_state_dict
+
+onnx = lazy_import("onnx")  # loaded only when a conversion runs (see lazy_import.py)
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,10 @@ class _GraphBuilder:
         self._clip_min = "relu6_min"
         self._clip_max = "relu6_max"
         self.inits.append(
-            numpy_helper.from_array(np.array(0.0, np.float32), self._clip_min)
+            onnx.numpy_helper.from_array(np.array(0.0, np.float32), self._clip_min)
         )
         self.inits.append(
-            numpy_helper.from_array(np.array(6.0, np.float32), self._clip_max)
+            onnx.numpy_helper.from_array(np.array(6.0, np.float32), self._clip_max)
         )
 
     def _get(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -119,8 +120,8 @@ class _GraphBuilder:
         scale = gamma / np.sqrt(var + BN_EPS)
         w_f = (w * scale[:, None, None, None]).astype(np.float32)
         b_f = (beta - mean * scale).astype(np.float32)
-        self.inits.append(numpy_helper.from_array(w_f, f"{conv}.w"))
-        self.inits.append(numpy_helper.from_array(b_f, f"{conv}.b"))
+        self.inits.append(onnx.numpy_helper.from_array(w_f, f"{conv}.w"))
+        self.inits.append(onnx.numpy_helper.from_array(b_f, f"{conv}.b"))
         y = f"{conv}.out"
         attrs: dict[str, object] = {
             "kernel_shape": [k, k],
@@ -130,7 +131,7 @@ class _GraphBuilder:
         if k > 1 or stride > 1:
             attrs["auto_pad"] = "SAME_UPPER"
         self.nodes.append(
-            helper.make_node(
+            onnx.helper.make_node(
                 "Conv", [x, f"{conv}.w", f"{conv}.b"], [y], name=conv, **attrs
             )
         )
@@ -138,7 +139,7 @@ class _GraphBuilder:
             return y
         z = f"{conv}.relu6"
         self.nodes.append(
-            helper.make_node(
+            onnx.helper.make_node(
                 "Clip", [y, self._clip_min, self._clip_max], [z], name=f"{conv}.clip"
             )
         )
@@ -187,20 +188,20 @@ def build_lite0_graph(state: dict[str, np.ndarray]) -> onnx.ModelProto:
             # list), which never equals 1 in its `stride == 1` test, and changes width anyway.
             if r > 0:
                 y = f"{p}.add"
-                g.nodes.append(helper.make_node("Add", [h, x], [y], name=f"{p}.add"))
+                g.nodes.append(onnx.helper.make_node("Add", [h, x], [y], name=f"{p}.add"))
                 h = y
             x = h
             idx += 1
     last_ch = LITE0_STAGES[-1].out_ch
     head = g.conv_bn(x, "_conv_head", "_bn1", EMBEDDING_DIM, last_ch, 1, 1, 1, act=True)
     g.nodes.append(
-        helper.make_node("Identity", [head], [FEATURE_MAP_NAME], name="feature_map")
+        onnx.helper.make_node("Identity", [head], [FEATURE_MAP_NAME], name="feature_map")
     )
     g.nodes.append(
-        helper.make_node("GlobalAveragePool", [head], ["pooled4d"], name="avg_pool")
+        onnx.helper.make_node("GlobalAveragePool", [head], ["pooled4d"], name="avg_pool")
     )
     g.nodes.append(
-        helper.make_node("Flatten", ["pooled4d"], [OUTPUT_NAME], name="flatten", axis=1)
+        onnx.helper.make_node("Flatten", ["pooled4d"], [OUTPUT_NAME], name="flatten", axis=1)
     )
 
     leftover = set(state) - g.used - {"_fc.weight", "_fc.bias"}
@@ -209,34 +210,34 @@ def build_lite0_graph(state: dict[str, np.ndarray]) -> onnx.ModelProto:
             f"weights not used by the Lite0 graph (wrong architecture?): {sorted(leftover)[:5]}"
         )
 
-    graph = helper.make_graph(
+    graph = onnx.helper.make_graph(
         g.nodes,
         "efficientnet_lite0_features",
         [
-            helper.make_tensor_value_info(
-                INPUT_NAME, TensorProto.FLOAT, ["batch", 3, "height", "width"]
+            onnx.helper.make_tensor_value_info(
+                INPUT_NAME, onnx.TensorProto.FLOAT, ["batch", 3, "height", "width"]
             )
         ],
         [
-            helper.make_tensor_value_info(
-                OUTPUT_NAME, TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
+            onnx.helper.make_tensor_value_info(
+                OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
             ),
-            helper.make_tensor_value_info(
+            onnx.helper.make_tensor_value_info(
                 FEATURE_MAP_NAME,
-                TensorProto.FLOAT,
+                onnx.TensorProto.FLOAT,
                 ["batch", EMBEDDING_DIM, "fm_height", "fm_width"],
             ),
         ],
         initializer=g.inits,
     )
-    model = helper.make_model(
+    model = onnx.helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[onnx.helper.make_opsetid("", OPSET)],
         producer_name="photofind",
         producer_version=str(CONVERTER_VERSION),
     )
     model.ir_version = 8  # readable by every onnxruntime >= 1.11
-    helper.set_model_props(
+    onnx.helper.set_model_props(
         model, {"photofind.converter_version": str(CONVERTER_VERSION)}
     )
     onnx.checker.check_model(model)

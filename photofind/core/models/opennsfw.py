@@ -22,12 +22,12 @@ import logging
 import os
 from pathlib import Path
 
-import onnx
-import onnx.utils
-from onnx import helper
 
 from photofind.core.models.efficientnet_lite import write_model_atomically
+from photofind.core.models.lazy_import import lazy_import
 from photofind.core.models.spec import PreprocessSpec
+
+onnx = lazy_import("onnx")  # loaded only when a conversion runs (see lazy_import.py)
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def build_feature_model(source: str | os.PathLike[str]) -> onnx.ModelProto:
     extractor = onnx.utils.Extractor(model)
     cut = extractor.extract_model([SOURCE_INPUT], [SOURCE_FEATURES])
     cut.graph.node.append(
-        helper.make_node("Identity", [SOURCE_FEATURES], [OUTPUT_NAME], name="embedding")
+        onnx.helper.make_node("Identity", [SOURCE_FEATURES], [OUTPUT_NAME], name="embedding")
     )
     old = cut.graph.output[0]
     shape = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
@@ -89,12 +89,12 @@ def build_feature_model(source: str | os.PathLike[str]) -> onnx.ModelProto:
         raise ValueError(f"unexpected open_nsfw feature shape {shape}")
     del cut.graph.output[:]
     cut.graph.output.append(
-        helper.make_tensor_value_info(
+        onnx.helper.make_tensor_value_info(
             OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
         )
     )
     cut.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
-    helper.set_model_props(cut, {"photofind.cut_version": str(CUT_VERSION)})
+    onnx.helper.set_model_props(cut, {"photofind.cut_version": str(CUT_VERSION)})
     onnx.checker.check_model(cut)
     return cut
 

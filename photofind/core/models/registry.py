@@ -119,8 +119,11 @@ def previous_variants(info: ModelInfo) -> list[ModelInfo]:
     return [v for v in variants if v.model_id != info.model_id]
 
 
-def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> ModelInfo:
-    """The ready-to-run model ``name`` (default: ``DEFAULT_MODEL``), converting it if needed."""
+def resolve_model(
+    name: str | None, models_dir: str | os.PathLike[str], *, convert_in_child: bool = False
+) -> ModelInfo:
+    """The ready-to-run model ``name`` (default: ``DEFAULT_MODEL``), converting it if needed
+    (in a child process with ``convert_in_child``: see ``builtin_models.prepare_builtin``)."""
     name = name or DEFAULT_MODEL
     models_dir = Path(models_dir)
     bundled = bundled_model(name)
@@ -134,7 +137,7 @@ def resolve_model(name: str | None, models_dir: str | os.PathLike[str]) -> Model
                 f"model {name!r} is not bundled with this app and its converter cannot run "
                 f"here ({exc})"
             ) from exc
-        return prepare_builtin(builtins[name], models_dir)
+        return prepare_builtin(builtins[name], models_dir, convert_in_child=convert_in_child)
     entry = read_user_registry(models_dir).get(name)
     if entry is None:
         known = ", ".join(available_models(models_dir)) or "none"
