@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.setup_logging(args.verbose)
     try:
         from photofind.gui.app import run_app
-    except ImportError as exc:  # GUI not built yet or Qt missing
+    except ImportError as exc:  # Qt's system libraries are missing (libEGL, xcb...)
         sys.stderr.write(f"photofind: the desktop app is not available ({exc}); see photofind --help\n")
         return cli.EXIT_FAILED
     return run_app(

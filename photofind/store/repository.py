@@ -183,22 +183,6 @@ class Repository(EmbeddingReads):
         with self.engine.connect() as conn:
             return {r.path: _photo_row(r, bool(r.embedded)) for r in conn.execute(query)}
 
-    def photos_by_fingerprint(
-        self, fingerprints: Iterable[str], model_id: str | None = None
-    ) -> dict[str, list[PhotoRow]]:
-        wanted = sorted(set(fingerprints))
-        found: dict[str, list[PhotoRow]] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(wanted):
-                query = (
-                    select(*_photo_columns(), _embedded_flag(model_id))
-                    .select_from(photos.join(folders))
-                    .where(photos.c.fingerprint.in_(chunk))
-                )
-                for r in conn.execute(query):
-                    found.setdefault(r.fingerprint, []).append(_photo_row(r, bool(r.embedded)))
-        return found
-
     def live_fingerprints(self) -> set[str]:
         """The content fingerprints of every photo in the library (offline folders included,
         so their thumbnails survive an unplugged drive): what the thumbnail cache keeps."""

@@ -183,10 +183,6 @@ class RankingSpace:
         neighbours = vectors_of(self.index, n_ids.ravel()).reshape(len(ids), k, -1)
         return augment(y, neighbours, sims, self.spec.dba_alpha)
 
-    def needs_refit(self) -> bool:
-        t = self.transform
-        return t is not None and len(self.index) > REFIT_GROWTH * t.n_fit
-
     # ----------------------------------------------------------------- queries
     def project(self, raw_vector: np.ndarray) -> np.ndarray:
         """A raw model vector (a query) in this space (no DBA: a query has no stored neighbours)."""
