@@ -10,7 +10,9 @@ to finish. At the end it checks:
 
 - the database: integrity ok, every photo on disk in it exactly once, ``ok``, with exactly one
   embedding of the model; no rows for files that don't exist;
-- the HNSW file: loaded as saved (not rebuilt), with exactly the DB's ids;
+- the HNSW file the index job keeps (the model's own index below ``min_photos`` photos, else the
+  ranking space): loaded as saved (in step, not rebuilt), with exactly the DB's ids, as are the
+  indexes searches use;
 - search: the top-10 paths for 20 query photos equal the reference library's, scores within
   1e-5;
 - the photos: content hash, size, mtime and mode of every file unchanged.
@@ -213,7 +215,6 @@ def _verify(res: ChaosResult, clean: Path, chaos: Path, folder: Path, rng: rando
 
     from photofind.config import get_paths
     from photofind.core.library import Library
-    from photofind.core.vectors.vector_index import VectorIndex
 
     integrity = _integrity(chaos / "library.sqlite3")
     if integrity != "ok":
@@ -247,17 +248,14 @@ def _verify(res: ChaosResult, clean: Path, chaos: Path, folder: Path, rng: rando
             if value:
                 res.problems.append(f"{name}: {value}")
 
-        # The saved index must load as is (in step with the DB), with exactly the DB's ids.
-        probe = VectorIndex(lib.index_path(info.model_id), info.dim)
-        res.index_outcome = probe.open(
-            lambda: lib.repo.embeddings_for(info.model_id, info.dim), str(lib.repo.generation())
-        )
+        # The index file the index job keeps for a library of this size (the model's own index
+        # while it is too small for a ranking space, else the ranking space) must load as saved,
+        # in step with the DB and with exactly its ids; and what searches use must agree too.
         db_ids = set(per_photo)
-        res.index_agrees = (
-            set(probe.ids().tolist()) == db_ids
-            and set(lib.vector_index.ids().tolist()) == db_ids
-            and len(lib.vector_index) == len(db_ids)
-        )
+        res.index_outcome, saved_ids = _saved_index(lib)
+        searched = lib.searcher().current_space()
+        searched_ids = set((searched.index if searched is not None else lib.model_index()).ids().tolist())
+        res.index_agrees = saved_ids == db_ids and searched_ids == db_ids
         if res.index_outcome != "loaded":
             res.problems.append(f"saved index was not usable as is: {res.index_outcome}")
         if not res.index_agrees:
@@ -282,6 +280,33 @@ def _verify(res: ChaosResult, clean: Path, chaos: Path, folder: Path, rng: rando
     finally:
         lib.close()
         ref.close()
+
+
+def _saved_index(lib) -> tuple[str, set[int]]:  # type: ignore[no-untyped-def]
+    """("loaded", its ids) when the index file the index job keeps loads as saved and in step
+    with the library, else (why not, the ids it has). Reads only, as a search does."""
+    from photofind.core.search.ranking import DEFAULT_SPACE
+    from photofind.core.search.space import RankingSpace
+    from photofind.core.vectors.vector_index import VectorIndex
+
+    info = lib.model_info
+    generation = lib.repo.generation()
+    if lib.repo.embedding_count(info.model_id) < DEFAULT_SPACE.min_photos:
+        index = VectorIndex(lib.index_path(info.model_id), info.dim)
+        token = index.load()
+        what = f"model index {index.path.name}"
+        saved_at = None if token is None else int(token) if token.isdigit() else -1
+    else:
+        space = RankingSpace.load(lib.repo, info.model_id, info.dim, lib.index_path(info.model_id), DEFAULT_SPACE)
+        if space is None:
+            return "no usable ranking space saved", set()
+        index, saved_at, what = space.index, space.generation, f"ranking space {space.index.path.name}"
+    if saved_at is None:
+        return f"{what}: missing or damaged", set()
+    ids = set(index.ids().tolist())
+    if saved_at != generation:
+        return f"{what}: saved at generation {saved_at}, the library is at {generation}", ids
+    return "loaded", ids
 
 
 def main(argv: list[str] | None = None) -> int:
