@@ -19,10 +19,16 @@ def old_library(tmp_path: Path, photo_dir: Path) -> Library:
     (old,) = previous_variants(Library(get_paths(data), device="cpu").model_info)
     # what photofind 0.1 resolved the default model to
     old_lib = Library(get_paths(data), device="cpu", model_info=old)
-    old_lib.add_folder(photo_dir)
-    old_lib.run_index()
+    report = old_lib.run_index([old_lib.add_folder(photo_dir)])
+    assert report.embedded == 100 and not report.cancelled
     old_lib.close()
     lib = Library(get_paths(data), device="cpu")
+    # a real 0.1 library: every photo has a vector of the old variant (and its index file), none
+    # of the current one
+    assert old.model_id != lib.model_info.model_id
+    assert lib.repo.embedding_count(old.model_id) == 100
+    assert lib.repo.embedding_count(lib.model_info.model_id) == 0
+    assert lib.index_path(old.model_id).is_file()
     yield lib
     lib.close()
 
@@ -35,6 +41,7 @@ def test_window_upgrades_an_old_library_without_a_search_gap(
     lib = old_library
     old_id = lib.search_model_id
     assert old_id != lib.model_info.model_id and lib.upgrade_state().backlog == 100
+    assert lib.repo.embedding_count(old_id) == 100  # searches have the old vectors to use
     window = MainWindow(lib, settings, watch=False, rescan_on_start=False)
     qtbot.addWidget(window)
     window.show()
@@ -56,6 +63,8 @@ def test_window_upgrades_an_old_library_without_a_search_gap(
         assert not lib.upgrade_state().in_progress
         assert lib.search_model_id == lib.model_info.model_id
         assert lib.repo.embedding_count(old_id) == 0
+        assert lib.repo.embedding_count(lib.model_info.model_id) == 100
+        assert not lib.index_path(old_id).exists()  # the old variant retired with its files
 
         answers: list[str] = []
         window.results.model.modelReset.connect(lambda: answers.append("shown"))
