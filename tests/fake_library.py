@@ -6,13 +6,11 @@
 asserts that the ok photos, the stored embeddings and the vector index hold exactly the same ids.
 
 ``library_with`` is a real ``Library`` whose embedder a test hands in (a ``GatedEmbedder``
-around the real model, say). How a ``Library`` receives its parts is being redesigned (parts
-through its constructor); only this module has to follow that change.
+around the real model, say), through the constructor as every part of a ``Library``.
 """
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from photofind.config import Paths
@@ -57,11 +55,8 @@ class FakeLibrary:
 
 
 def library_with(paths: Paths, embedder: object, **options: object) -> Library:
-    """A real ``Library`` on ``paths`` that embeds with ``embedder`` (for the library's own model:
-    same ``model_id`` and ``dim`` as ``resolve_model``, e.g. a wrapper around the real one)."""
-    if "embedder" in inspect.signature(Library).parameters:
-        return Library(paths, embedder=embedder, **options)  # type: ignore[arg-type]
-    # Until Library takes its parts through its constructor: fill its lazy ``embedder`` slot.
-    library = Library(paths, **options)  # type: ignore[arg-type]
-    library.__dict__["embedder"] = embedder
-    return library
+    """A real ``Library`` on ``paths`` that embeds with ``embedder``. Pass ``model_info`` too when
+    ``embedder`` stands for the library's own model (a wrapper around the real one), so the
+    library knows the model's variants; without it the embedder's ``model_id``, ``dim`` and
+    ``preprocess`` describe the model."""
+    return Library(paths, embedder=embedder, **options)  # type: ignore[arg-type]

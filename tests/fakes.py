@@ -79,5 +79,14 @@ class GatedEmbedder:
         return self.entered.wait(timeout_s)
 
     def release(self) -> None:
-        """Open the gate for good: the held call and every later one go through."""
+        """Open the gate: the held call and every later one go through (until ``hold_after``)."""
         self._open.set()
+
+    def hold_after(self, free_batches: int) -> None:
+        """(Re)close the gate: the next ``free_batches`` calls go through, the one after that
+        waits at the gate (and sets ``entered``) until ``release()``. For a gate that stays open
+        while a test sets up, and closes for the run under test."""
+        with self._lock:
+            self.free_batches = self.calls + free_batches
+            self.entered.clear()
+            self._open.clear()

@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 from filelock import FileLock
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from photofind.config import get_paths
 from photofind.core.indexing.indexer import IndexReport
+from photofind.core.library import Library
+from photofind.core.models.registry import create_embedder, resolve_model
 from photofind.store.schema import STATUS_OK
+from tests.fake_library import library_with
+from tests.fakes import GatedEmbedder
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
+
+
+@pytest.fixture
+def gate(data_dir: Path) -> GatedEmbedder:
+    """The library's real model behind a gate, open until a test calls ``hold_after``."""
+    gate = GatedEmbedder(create_embedder(None, get_paths(data_dir).models_dir, device="cpu"))
+    gate.release()
+    return gate
+
+
+@pytest.fixture
+def library(data_dir: Path, gate: GatedEmbedder) -> Iterator[Library]:
+    """Overrides ``conftest.library``: the window of every test here embeds through ``gate``, so
+    a test can hold an index run at a batch it chooses instead of hoping it is still busy."""
+    paths = get_paths(data_dir)
+    lib = library_with(paths, gate, model_info=resolve_model(None, paths.models_dir), device="cpu")
+    yield lib
+    lib.close()
 
 
 def _folder_row(window, path: Path):  # type: ignore[no-untyped-def]
@@ -104,70 +129,70 @@ def test_file_copied_into_watched_folder_is_indexed(
     )
 
 
-def test_cancel_stops_indexing_and_leaves_the_db_consistent(
-    make_window, qtbot, tmp_path, corel_dir, spare_names
+def test_cancel_mid_run_keeps_the_batch_in_flight_and_nothing_after_it(
+    make_window, gate, qtbot, tmp_path, corel_dir, spare_names
 ) -> None:
     window = make_window()
-    folder = _fill(
-        tmp_path / "big", corel_dir, spare_names[100:260]
-    )  # ~10 s of work here
+    folder = _fill(tmp_path / "big", corel_dir, spare_names[100:148])  # three batches of 16
     reports: list[IndexReport] = []
     window.index.finished.connect(reports.append)
+    gate.hold_after(1)  # batch 1 is embedded; batch 2 waits at the gate: the run is mid-run
     window.library_panel.add_requested.emit(str(folder))
+    qtbot.waitUntil(gate.entered.is_set, timeout=TIMEOUT_MS)
+    status = window.status.index_status
     qtbot.waitUntil(
-        lambda: (
-            window.status.index_status.isVisible()
-            and "Indexing" in window.status.index_status.label.text()
-        ),
+        lambda: status.isVisible() and "Indexing" in status.label.text() and status.bar.value() == 16,
         timeout=TIMEOUT_MS,
     )
-    assert window.status.index_status.bar.maximum() == 160
-    qtbot.mouseClick(window.status.index_status.cancel, Qt.MouseButton.LeftButton)
+    assert status.bar.maximum() == 48
+    qtbot.mouseClick(status.cancel, Qt.MouseButton.LeftButton)
+    gate.release()  # batch 2, in flight when Cancel was clicked, finishes; batch 3 never starts
     qtbot.waitUntil(lambda: bool(reports), timeout=TIMEOUT_MS)
     assert reports[0].cancelled
-    assert 0 < reports[0].embedded < 160
-    qtbot.waitUntil(lambda: not window.status.index_status.isVisible())
+    assert reports[0].embedded == 32 and gate.calls == 2
+    qtbot.waitUntil(lambda: not status.isVisible())
 
     lib = window.library
     model_id = lib.model_info.model_id
-    ok = [
-        p
-        for p in lib.repo.photos_in_folder(
-            lib.find_folder(folder).id, model_id
-        ).values()
-    ]
-    assert ok and all(p.embedded for p in ok if p.status == STATUS_OK)
+    photos = lib.repo.photos_in_folder(lib.find_folder(folder).id, model_id).values()
+    assert sum(p.embedded for p in photos if p.status == STATUS_OK) == 32
     embedded = np.sort(lib.repo.embedded_ids(model_id))
-    assert len(embedded) == 100 + reports[0].embedded
+    assert len(embedded) == 100 + 32
     index = lib.model_index()
     assert len(index) == len(embedded)
     ids, _ = index.search(lib.repo.embedding(int(embedded[-1]), model_id), 1)
     assert int(ids[0]) == int(embedded[-1])
 
 
-def test_pause_holds_the_run_until_resumed(
-    make_window, qtbot, tmp_path, corel_dir, spare_names
+def test_pause_holds_the_run_after_its_batch_until_resumed(
+    make_window, gate, qtbot, tmp_path, corel_dir, spare_names
 ) -> None:
     window = make_window()
-    folder = _fill(tmp_path / "pausable", corel_dir, spare_names[300:340])
+    folder = _fill(tmp_path / "pausable", corel_dir, spare_names[300:340])  # batches 16, 16, 8
     done: list[IndexReport] = []
     window.index.finished.connect(done.append)
-    qtbot.mouseClick(window.status.index_status.pause, Qt.MouseButton.LeftButton)  # paused early
+    status = window.status.index_status
+    qtbot.mouseClick(status.pause, Qt.MouseButton.LeftButton)  # paused before the run starts
     assert window.index.paused
+    gate.hold_after(1)  # a run that went on past batch 1 would reach the gate and say so
     window.library_panel.add_requested.emit(str(folder))
     qtbot.waitUntil(
         lambda: (
-            "Paused" in window.status.index_status.label.text()
-            and "Indexing" in window.status.index_status.label.text()
+            "Paused" in status.label.text() and "Indexing" in status.label.text()
+            and status.bar.value() == 16
         ),
         timeout=TIMEOUT_MS,
     )
-    qtbot.wait(1500)
-    assert not done  # still holding between batches
-    qtbot.mouseClick(window.status.index_status.pause, Qt.MouseButton.LeftButton)
+    # Batch 1 is reported, and the run waits before batch 2 (decoded already, so an ignored
+    # pause would reach the gate at once).
+    assert not gate.wait_entered(0.5) and gate.calls == 1
+    assert not done and window.index.is_busy()
+    qtbot.mouseClick(status.pause, Qt.MouseButton.LeftButton)
     assert not window.index.paused
+    qtbot.waitUntil(gate.entered.is_set, timeout=TIMEOUT_MS)  # resumed: batch 2 is embedded
+    gate.release()
     qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT_MS)
-    assert done[0].embedded == 40 and not done[0].cancelled
+    assert done[0].embedded == 40 and not done[0].cancelled and gate.calls == 3
 
 
 def test_remove_folder_asks_then_forgets_photos_but_keeps_files(
