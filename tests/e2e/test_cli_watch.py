@@ -1,11 +1,13 @@
 """``watch_library`` end to end: real model, real photos, real filesystem events.
 
-The loop runs in a thread against a library in a temporary data dir over a few copied Corel
-photos; a photo copied in while it watches must get indexed and be found by searching for it.
+The loop runs in a thread against a library in a temporary data dir over a few photo-like
+JPEGs the test makes (``tests/synthetic_photos.py``); a photo copied in while it watches must get
+indexed and be found by searching for it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -22,6 +24,9 @@ from photofind.config import get_paths
 from photofind.core.indexing.indexer import IndexReport
 from photofind.core.library import Library
 from photofind.core.watcher import watch_library
+from tests.fake_library import library_with
+from tests.fakes import FakeEmbedder
+from tests.synthetic_photos import write_photo, write_photos
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +42,10 @@ def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.1) -> bo
     return predicate()
 
 
-def test_watch_indexes_a_photo_copied_in(tmp_path: Path, corel_dir: Path) -> None:
-    images = corel_dir / "images"
+def test_watch_indexes_a_photo_copied_in(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("0.jpg", "100.jpg", "200.jpg", "300.jpg", "400.jpg"):
-        shutil.copy(images / name, folder / name)
+    write_photos(folder, [0, 100, 200, 300, 400])
+    arrival = write_photo(tmp_path / "elsewhere" / "555.jpg", 555)
 
     lib = Library(get_paths(tmp_path / "data"))
     lib.add_folder(folder)
@@ -70,7 +73,7 @@ def test_watch_indexes_a_photo_copied_in(tmp_path: Path, corel_dir: Path) -> Non
         assert reports[0].added == 5 and not reports[0].skipped
         assert lib.repo.stats().photos == 5
 
-        shutil.copy(images / "555.jpg", folder / "new-arrival.jpg")
+        shutil.copy(arrival, folder / "new-arrival.jpg")
         assert wait_until(lambda: lib.repo.stats().photos == 6 or bool(errors)), "new photo not indexed"
         assert not errors, errors
         assert wait_until(lambda: lib.repo.stats().embedded == 6)
@@ -81,18 +84,17 @@ def test_watch_indexes_a_photo_copied_in(tmp_path: Path, corel_dir: Path) -> Non
     assert result == [0]
     assert sum(r.added for r in reports) == 6
 
-    hits = lib.searcher().search_image(str(images / "555.jpg"), k=3)
+    hits = lib.searcher().search_image(str(arrival), k=3)
     assert hits and Path(hits[0].path) == folder / "new-arrival.jpg"
     assert hits[0].score > 0.99
     lib.close()
 
 
-def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path, corel_dir: Path) -> None:
+def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """``photofind watch``: prints one summary per index run, exits 0 on SIGINT."""
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("1.jpg", "101.jpg"):
-        shutil.copy(corel_dir / "images" / name, folder / name)
+    write_photos(folder, [1, 101])
+    arrival = write_photo(tmp_path / "elsewhere" / "201.jpg", 201)
     env = dict(os.environ, PHOTOFIND_DATA_DIR=str(tmp_path / "data"))
     subprocess.run([sys.executable, "-m", "photofind", "folders", "add", str(folder)], env=env,
                    check=True, capture_output=True, timeout=120)
@@ -105,7 +107,7 @@ def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path, corel_dir: Path) 
     try:
         first = lines.get(timeout=TIMEOUT)  # the initial run's summary
         assert first.startswith("2 added"), first
-        shutil.copy(corel_dir / "images" / "201.jpg", folder / "201.jpg")
+        shutil.copy(arrival, folder / "201.jpg")
         second = lines.get(timeout=TIMEOUT)
         assert second.startswith("1 added"), second
         proc.send_signal(signal.SIGINT)
@@ -116,29 +118,44 @@ def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path, corel_dir: Path) 
             proc.wait()
 
 
-def test_busy_library_is_retried(tmp_path: Path, corel_dir: Path) -> None:
-    """While another writer holds the library, the initial run waits and then happens."""
+def test_busy_library_is_reported_retried_while_busy_and_indexed_once_free(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While another writer holds the library, the watcher's initial run is refused (logged as
+    busy) and retried, again and again; once the writer lets go, the retry indexes the folder,
+    with no file event to prompt it."""
     folder = tmp_path / "photos"
-    folder.mkdir()
-    shutil.copy(corel_dir / "images" / "2.jpg", folder / "2.jpg")
-    lib = Library(get_paths(tmp_path / "data"))
+    write_photos(folder, [2])
+    paths = get_paths(tmp_path / "data")
+    lib = library_with(paths, FakeEmbedder())
     lib.add_folder(folder)
+    other = Library(paths)  # another photofind, with its own hold on the writer lock
     reports: list[IndexReport] = []
     stop = threading.Event()
-    with lib.writing():  # "another photofind is indexing"
-        thread = threading.Thread(
-            target=watch_library,
-            args=(lib, 0.2, reports.append, stop),
-            kwargs={"busy_retry_s": 0.2},
+
+    def busy_warnings() -> int:
+        return sum(
+            "is busy" in r.getMessage() and "Retrying" in r.getMessage()
+            for r in list(caplog.records) if r.name == "photofind.core.watcher"
         )
-        thread.start()
-        time.sleep(1.5)  # let it find the library busy at least once
-        assert reports == []
+
+    caplog.set_level(logging.WARNING, logger="photofind.core.watcher")
+    thread = threading.Thread(
+        target=watch_library, args=(lib, 0.2, reports.append, stop), kwargs={"busy_retry_s": 0.1},
+    )
     try:
-        assert wait_until(lambda: bool(reports))
-        assert reports[0].added == 1
+        with other.writing():  # "another photofind is indexing"
+            thread.start()
+            assert wait_until(lambda: busy_warnings() >= 2, timeout=30), caplog.text  # refused twice
+            assert reports == [] and lib.repo.stats().photos == 0
+        assert wait_until(lambda: bool(reports), timeout=30), caplog.text
+        assert reports[0].added == 1 and not reports[0].cancelled
+        assert lib.repo.stats(FakeEmbedder.model_id).embedded == 1
     finally:
         stop.set()
-        thread.join(timeout=60)
+        if thread.ident is not None:
+            thread.join(timeout=60)
+        other.close()
     assert not thread.is_alive()
+    assert len(reports) == 1  # indexed once, by the retry
     lib.close()
