@@ -16,15 +16,13 @@ from PIL import Image
 from photofind.config import Paths
 from photofind.core.images.thumbnails import ThumbnailCache
 from photofind.core.indexing.scanner import fingerprint
+from tests.synthetic_photos import write_photo
 
 
 @pytest.fixture()
-def photo(corel_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of a real Corel photo (384x256 or 256x384)."""
-    dst = tmp_path / "photos" / "beach.jpg"
-    dst.parent.mkdir()
-    shutil.copy(corel_dir / "images" / "0.jpg", dst)
-    return dst
+def photo(tmp_path: Path) -> Path:
+    """A photo-like JPEG of the test's own (384x256), alone in its folder."""
+    return write_photo(tmp_path / "photos" / "beach.jpg", 0)
 
 
 @pytest.fixture()
@@ -72,9 +70,9 @@ def test_same_content_elsewhere_reuses_the_thumbnail(cache: ThumbnailCache, phot
     assert len(list(cache.cache_dir.rglob("*.jpg"))) == 1
 
 
-def test_changed_content_and_other_size_get_new_thumbnails(cache: ThumbnailCache, photo: Path, corel_dir: Path) -> None:
+def test_changed_content_and_other_size_get_new_thumbnails(cache: ThumbnailCache, photo: Path) -> None:
     first = cache.get_or_create(str(photo))
-    shutil.copy(corel_dir / "images" / "1.jpg", photo)  # the photo was edited in place
+    write_photo(photo, 1)  # the photo was edited in place
     second = cache.get_or_create(str(photo))
     assert second is not None and second != first
     big = ThumbnailCache(cache.cache_dir, size=256).get_or_create(str(photo))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from photofind.core.watcher import FolderWatcher
+from tests.synthetic_photos import write_photo
 
 TIMEOUT = 15.0  # generous: CI machines can be slow; tests return as soon as the event arrives
 
@@ -46,9 +47,10 @@ class Recorder:
             return 0
 
 
-@pytest.fixture()
-def photo(corel_dir: Path) -> Path:
-    return corel_dir / "images" / "0.jpg"
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A photo-like JPEG outside every watched folder, for the tests to copy in."""
+    return write_photo(tmp_path_factory.mktemp("source") / "photo.jpg", 0)
 
 
 @pytest.fixture()

@@ -159,7 +159,7 @@ def test_read_only_data_dir_searches_with_the_saved_ranking_and_writes_nothing(
 def test_read_only_data_dir_index_exits_1_saying_it_can_only_be_read(
     library: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    photos, data = library
+    _photos, data = library
     more = tmp_path / "more"
     write_photos(more, [5000])
     before = snapshot(data)
