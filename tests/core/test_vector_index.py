@@ -472,3 +472,28 @@ def test_saving_an_unchanged_state_again_writes_nothing(tmp_path: Path, monkeypa
     assert replaced
     reopened = VectorIndex(tmp_path / "m.hnsw", dim)
     assert reopened.open(lambda: (ids, vecs), "2") == "loaded" and not reopened.contains(5)
+
+
+def test_a_wide_search_puts_the_beam_back_for_the_next_one(tmp_path: Path, data) -> None:
+    ids, vectors = data
+    index = VectorIndex(tmp_path / "v.hnsw", DIM, ef_search=32)
+    index.add(ids, vectors)
+    assert len(index.search(vectors[0], 150)[0]) == 150  # needs ef >= 150 for this one query
+    assert index._index.ef == 32  # hnswlib's ef is index-wide: every other search keeps its beam
+
+
+def test_a_starved_beam_falls_back_to_an_exact_scan(tmp_path: Path, data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids, vectors = data
+    index = VectorIndex(tmp_path / "v.hnsw", DIM)
+    index.add(ids, vectors)
+    index.remove(ids[: len(ids) // 2])
+
+    def starved(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Cannot return the results in a contiguous 2D array")
+
+    monkeypatch.setattr(vi, "knn_widening", starved)
+    found, sims = index.search(vectors[-1], 10)
+    live = vectors[len(ids) // 2 :]
+    exact = np.argsort(-(live @ vectors[-1]), kind="stable")[:10]
+    assert found.tolist() == ids[len(ids) // 2 :][exact].tolist()
+    assert np.allclose(sims, (live @ vectors[-1])[exact], atol=1e-5)
