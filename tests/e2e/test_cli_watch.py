@@ -1,4 +1,4 @@
-"""``watch_library`` end to end: real model, real photos, real filesystem events.
+"""``watch_library`` end to end: real model, photo-like JPEGs, real filesystem events.
 
 The loop runs in a thread against a library in a temporary data dir over a few photo-like
 JPEGs the test makes (``tests/synthetic_photos.py``); a photo copied in while it watches must get

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from photofind.config import get_paths
-from photofind.core.library import FolderError, Library
 from photofind.core.indexing.scanner import storable_path, walk_folder
+from photofind.core.library import FolderError, Library
 
 
 def test_storable_path_is_deterministic_and_leaves_good_names_alone() -> None:
