@@ -19,6 +19,7 @@ import pytest
 
 from photofind import cli_commands
 from photofind.config import get_paths
+from photofind.core.images.thumbnails import ThumbnailCache
 from photofind.core.library import Library, LibraryBusy
 from photofind.core.models.registry import DEFAULT_MODEL, previous_variants
 from photofind.core.models.spec import ModelInfo
@@ -164,11 +165,18 @@ def test_adding_a_folder_takes_the_writer_lock(old_library: tuple[Path, Path], t
     lib.close()
 
 
-def test_removing_a_folder_brings_the_saved_indexes_in_step(old_library: tuple[Path, Path], tmp_path: Path) -> None:
+def test_removing_a_folder_brings_the_saved_indexes_and_thumbnails_in_step(
+    old_library: tuple[Path, Path], tmp_path: Path
+) -> None:
     data = copy_of(old_library, tmp_path)
     run_library(data)
     lib = open_library(data)
+    cache = ThumbnailCache.for_paths(lib.paths)
+    rows = list(lib.repo.photos_by_ids(range(1, 10 * N_PHOTOS)).values())[:5]
+    thumbs = [cache.get_or_create(r.path, r.fingerprint) for r in rows]
+    assert all(t is not None and t.is_file() for t in thumbs)
     assert lib.remove_folder(old_library[1]) == N_PHOTOS
+    assert not any(t.exists() for t in thumbs if t is not None)  # the index job pruned them
     lib.close()
     after = outcome(data)
     assert after["current vectors"] == 0 and not after["space in use"]
