@@ -299,3 +299,23 @@ def test_a_library_with_a_ranking_space_never_opens_the_model_index(library: Lib
     assert opened == []  # the 1280-d index of a large library stays on disk
     plain = library.searcher(RankingSettings.plain(), indexes)
     assert len(plain.similar_to(pid, k=5)) == 5 and opened == [MODEL]
+
+
+def test_a_space_fitted_on_fewer_photos_than_its_dimensions_is_reused(tmp_path: Path) -> None:
+    """240 photos give a 239-d PCA; it must still count as the stored space (no refit per run)."""
+    engine = open_database(tmp_path / "lib.db", tmp_path / "backups")
+    repo = Repository(engine)
+    rng = np.random.default_rng(3)
+    with repo.write() as w:
+        folder = w.add_folder(str(tmp_path / "photos"))
+        for i, v in enumerate(rng.normal(size=(240, 300)).astype(np.float32)):
+            pid = w.upsert_photo(folder_id=folder, path=str(tmp_path / f"{i}.jpg"), size=1, mtime_ns=1,
+                                 fingerprint=None, status=STATUS_OK)
+            w.put_embedding(pid, "wide:v1", v)
+    spec = RankingSettings(min_photos=200).space
+    raw = tmp_path / "index" / "w.hnsw"
+    assert update_ranking_space(repo, "wide:v1", 300, raw, spec) == "built"
+    assert update_ranking_space(repo, "wide:v1", 300, raw, spec) == "up to date"
+    space = RankingSpace.load(repo, "wide:v1", 300, raw, spec)
+    assert space is not None and space.transform is not None and space.transform.dim_out == 239
+    engine.dispose()

@@ -98,9 +98,11 @@ class SpaceSpec:
         return tag
 
     def fits(self, transform: wh.Whitening) -> bool:
-        """Whether a fitted transform is one this space asks for."""
+        """Whether a fitted transform is one this space asks for (a fit on fewer vectors than
+        ``pca_dim`` keeps one dimension less than it had vectors)."""
+        wanted = min(self.pca_dim, transform.dim_in, max(1, transform.n_fit - 1))
         return (transform.dim_out, transform.power, transform.shrink) == (
-            min(self.pca_dim, transform.dim_in), self.pca_power, self.pca_shrink,
+            wanted, self.pca_power, self.pca_shrink,
         )
 
 
