@@ -71,6 +71,10 @@ def main() -> int:
     parser.add_argument(
         "--keep", help="use (and keep) this data dir instead of a temporary one"
     )
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="index on a thread of the app's process (as photofind 0.2 did) instead of a child process",
+    )
     args = parser.parse_args()
     folder = Path(args.folder).resolve()
     n_files = sum(1 for p in folder.rglob("*") if p.is_file())
@@ -83,7 +87,9 @@ def main() -> int:
     )
     library = open_library(data_dir, device="cpu")
     settings = QSettings(str(data_dir / "bench-gui.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(library, settings, watch=False, rescan_on_start=False)
+    window = MainWindow(
+        library, settings, watch=False, rescan_on_start=False, index_in_child=not args.in_process
+    )
     window.resize(1280, 800)
     window.show()
 

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="*", help="folders to add and index (default: every library folder)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--lock-timeout", type=float, default=0.0, metavar="S",
+                   help="wait up to S seconds for another photofind writing the library (default: 0)")
+    p.add_argument(
+        "--progress-jsonl", action="store_true",
+        help="for programs (the app): progress as one JSON object a line on stdout, then the report; "
+        "reads 'pause', 'resume', 'cancel' lines on stdin (end of input cancels)",
+    )
 
     p = sub.add_parser("search", parents=[common], help="rank library photos by similarity to an image")
     p.add_argument("images", nargs="+", help="query image file(s); several make one query (mean)")

@@ -43,43 +43,37 @@ def print_json(data: object) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     lib = open_library(args)
-    with lib.writing():  # held across adding the folders and the run: no other writer between
+    with lib.writing(args.lock_timeout):  # held across adding the folders and the run
         targets = [lib.add_folder(path) for path in args.folders] if args.folders else None
         if targets is None and not lib.repo.folders():
             error("the library has no folders yet: photofind index FOLDER")
             return EXIT_USAGE
-        cancel = threading.Event()
+        cancel, pause = threading.Event(), threading.Event()
         from photofind.progress import ProgressBar
 
-        progress = None if args.json else ProgressBar()
+        if args.progress_jsonl:
+            from photofind.core.indexing.child import follow_controls, progress_line
+
+            progress = lambda p: print(progress_line(p), flush=True)  # noqa: E731
+            follow_controls(sys.stdin, cancel, pause)
+        else:
+            progress = None if args.json else ProgressBar()
         upgrade = lib.upgrade_state()
-        if upgrade.in_progress and not args.json:
+        if upgrade.in_progress and not (args.json or args.progress_jsonl):
             print(
                 f"Upgrading the library to the improved image descriptor: {upgrade.backlog} photos "
                 "to re-embed (searches use the previous one until this is done)."
             )
         try:
-            report = lib.run_index(targets, progress=progress, cancel=cancel, batch_size=args.batch_size)
+            report = lib.run_index(targets, progress=progress, cancel=cancel, pause=pause, batch_size=args.batch_size)
         except KeyboardInterrupt:
             cancel.set()
             raise
+    if args.progress_jsonl:
+        print(json.dumps({"event": "report", **report.to_dict()}, ensure_ascii=False), flush=True)
+        return EXIT_OK
     if args.json:
-        print_json(
-            {
-                "added": report.added,
-                "updated": report.updated,
-                "moved": report.moved,
-                "copied": report.copied,
-                "removed": report.removed,
-                "unchanged": report.unchanged,
-                "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
-                "offline_folders": report.offline_folders,
-                "scan_errors": [{"path": p, "reason": r} for p, r in report.scan_errors],
-                "cancelled": report.cancelled,
-                "seconds": round(report.elapsed_s, 2),
-                "photos_per_second": round(report.photos_per_second, 1),
-            }
-        )
+        print_json(report.to_dict())
         return EXIT_OK
     print(
         f"{report.added} added, {report.updated} updated, {report.moved} moved, "

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from photofind.config import Paths
 from photofind.core.images.thumbnails import ThumbnailCache
+from photofind.core.indexing.child import IndexChildBusy, run_index_in_child
 from photofind.core.indexing.indexer import IndexReport, ProgressCallback
 from photofind.core.indexing.job import IndexJob
 from photofind.core.indexing.scanner import storable_path
@@ -242,6 +243,32 @@ class Library:
             ]
             job = self.index_job(batch_size)
             return job.run(rows, progress, cancel, pause)
+
+    def run_index_in_child(
+        self,
+        folders: Sequence[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        lock_timeout: float = 0.0,
+    ) -> IndexReport:
+        """``run_index`` in a child ``photofind index`` process (``indexing/child.py``): what the
+        app does, so indexing never shares the window's GIL and a decoder crash cannot take the
+        window down. Raises ``LibraryBusy``, ``LibraryReadOnly``, or ``IndexChildFailed``."""
+        if self.read_only:
+            with self.writing():  # raises LibraryReadOnly with the usual message
+                pass
+        extra = ["--model", self.model_name, "--device", self.device]
+        if self.threads:
+            extra += ["--threads", str(self.threads)]
+        try:
+            return run_index_in_child(
+                self.paths.data_dir, folders, progress=progress, cancel=cancel, pause=pause,
+                lock_timeout=lock_timeout, extra_args=extra,
+            )
+        except IndexChildBusy as exc:
+            raise LibraryBusy(str(exc)) from exc
 
     def add_folder(self, path: str | os.PathLike[str], *, lock_timeout: float = 0.0) -> FolderRow:
         """Add a folder to the library (not indexed yet); nested folders are merged sensibly."""

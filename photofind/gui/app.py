@@ -93,7 +93,7 @@ def run_app(
     else:
         settings = QSettings()
     window = MainWindow(
-        library, settings, watch=not smoke_test, rescan_on_start=not smoke_test
+        library, settings, watch=not smoke_test, rescan_on_start=not smoke_test, index_in_child=True
     )
     window.show()
     if smoke_test:

@@ -8,8 +8,9 @@ waits for the queue, a removal interrupts a run that is indexing the folder, and
 process holds the library, a notice is shown and the work tried again later. Every signal is
 emitted on the GUI thread.
 
-The rest of the GUI uses only this class's methods and signals, so running the writer in a
-child process instead of a thread would change this class alone.
+The rest of the GUI uses only this class's methods and signals. In the app, index runs go to a
+child process (``in_child``: the window never shares its GIL with indexing, and a decoder that
+crashes takes only the child down); folder additions and removals are short and stay here.
 """
 
 from __future__ import annotations
@@ -76,9 +77,14 @@ class IndexService(QObject):
         *,
         busy_timeout_s: float = 2.0,
         busy_retry_s: float = 30.0,
+        in_child: bool = False,
     ) -> None:
+        """``in_child``: index runs go to a child ``photofind index`` process
+        (``Library.run_index_in_child``: the app does this); else they run on the index queue's
+        thread (tests hand the library a fake model, which a child process cannot use)."""
         super().__init__()
         self.library = library
+        self.in_child = in_child
         self._jobs = jobs
         self.busy_timeout_s = busy_timeout_s
         self.busy_retry_s = busy_retry_s
@@ -214,7 +220,8 @@ class IndexService(QObject):
         with self._lock:
             self._running = (cancel, folders)
         try:
-            result = self.library.run_index(
+            run = self.library.run_index_in_child if self.in_child else self.library.run_index
+            result = run(
                 folders, progress=report, cancel=cancel, pause=self._pause,
                 lock_timeout=self.busy_timeout_s,
             )

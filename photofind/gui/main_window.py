@@ -45,7 +45,9 @@ class MainWindow(QMainWindow):
         watch: bool = True,
         rescan_on_start: bool = True,
         watch_debounce_s: float = 2.0,
+        index_in_child: bool = False,
     ) -> None:
+        """``index_in_child``: index runs in a child process (the app; see ``IndexService``)."""
         super().__init__()
         self.library = library
         self.settings = settings
@@ -55,7 +57,7 @@ class MainWindow(QMainWindow):
         self.skipped_dialog: SkippedDialog | None = None
 
         self.jobs = JobRunner(self)
-        self.index = IndexService(library, self.jobs)
+        self.index = IndexService(library, self.jobs, in_child=index_in_child)
         self.watch = FolderWatch(
             self.index.request_index,  # thread-safe; called on the watcher's thread
             enabled=watch and not library.read_only,

@@ -4,6 +4,7 @@ photofind thread outliving the window."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from photofind.gui.app import run_app
@@ -77,3 +78,29 @@ def test_closing_the_window_stops_every_photofind_thread(
     shutil.rmtree(library.paths.data_dir)  # what the bench did; no thread may still use it
     qtbot.wait(300)
     assert not photo_thread_names()
+
+
+def test_the_app_indexes_in_a_child_process_and_searches_the_new_photos(
+    make_window, qtbot, library, tmp_path, corel_dir, spare_names
+) -> None:
+    """The app's index service runs ``photofind index`` as a child process: the window's
+    process never runs the index job's threads, and what the child indexed is searched."""
+    folder = tmp_path / "via-child"
+    folder.mkdir()
+    for name in spare_names[700:712]:
+        shutil.copy2(corel_dir / "images" / name, folder / name)
+    window = make_window(index_in_child=True)
+    reports = []
+    window.index.finished.connect(reports.append)
+    window.library_panel.add_requested.emit(str(folder))
+    qtbot.waitUntil(lambda: bool(reports), timeout=TIMEOUT_MS)
+    assert reports[0].added == 12 and not reports[0].cancelled
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("decode")]  # none here
+    query = folder / spare_names[705]
+    drop(window.query_panel, file_mime(query))
+    qtbot.waitUntil(
+        lambda: window.results.model.rowCount() > 0 and window.results.model.mode == "search",
+        timeout=TIMEOUT_MS,
+    )
+    qtbot.waitUntil(lambda: not window.results.searching, timeout=TIMEOUT_MS)
+    assert window.results.model.item(0).path == str(query)

@@ -95,6 +95,37 @@ class IndexReport:
     def photos_per_second(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON data (``photofind index --json``; the app's index child)."""
+        return {
+            "added": self.added, "updated": self.updated, "moved": self.moved,
+            "copied": self.copied, "removed": self.removed, "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "offline_folders": self.offline_folders,
+            "scan_errors": [{"path": p, "reason": r} for p, r in self.scan_errors],
+            "cancelled": self.cancelled,
+            "seconds": round(self.elapsed_s, 2),
+            "embed_seconds": round(self.embed_seconds, 3),
+            "photos_per_second": round(self.photos_per_second, 1),
+            "retired_models": self.retired_models,
+            "ranking": self.ranking,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexReport:
+        """The report ``to_dict`` wrote."""
+        return cls(
+            added=data["added"], updated=data["updated"], moved=data["moved"],
+            copied=data["copied"], removed=data["removed"], unchanged=data["unchanged"],
+            embedded=data.get("embedded", 0),
+            skipped=[(s["path"], s["reason"]) for s in data["skipped"]],
+            scan_errors=[(s["path"], s["reason"]) for s in data["scan_errors"]],
+            offline_folders=list(data["offline_folders"]), cancelled=data["cancelled"],
+            elapsed_s=data["seconds"], embed_seconds=data.get("embed_seconds", 0.0),
+            retired_models=list(data.get("retired_models", [])), ranking=data.get("ranking"),
+        )
+
 
 class Indexer:
     """Runs index passes over library folders (see module docstring)."""
