@@ -9,7 +9,6 @@ same library behind. A fake embedder keeps it fast; the photos are made by the t
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photofind import cli_commands
+from photofind import cli, cli_commands
 from photofind.config import get_paths
 from photofind.core.images.thumbnails import ThumbnailCache
 from photofind.core.library import Library, LibraryBusy
@@ -90,7 +89,7 @@ def run_library(data: Path) -> None:
 
 def run_cli(data: Path) -> None:
     lib = open_library(data)
-    args = argparse.Namespace(folders=[], json=True, batch_size=16)
+    args = cli.parse_args(["index", "--json"])  # the command line's own arguments
     original = cli_commands.open_library
     cli_commands.open_library = lambda _args: lib  # type: ignore[assignment]
     try:
