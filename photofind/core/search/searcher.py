@@ -24,6 +24,7 @@ import numpy as np
 
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
+from photofind.core.images.region import Region
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
@@ -84,20 +85,31 @@ class Searcher:
             return None
         return self.indexes.space(self.embedder.model_id, self.embedder.dim, self.settings.space)
 
-    def embed_query(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
+    def embed_query(
+        self, sources: QuerySource | Sequence[QuerySource], regions: Sequence[Region | None] | None = None
+    ) -> np.ndarray:
         """One unit vector for one image, or the normalised mean of several images.
 
-        Raises ``ImageDecodeError`` when a query image cannot be read.
+        ``regions`` (one per image, None = the whole photo) cuts each query from its
+        full-resolution upright decode. Raises ``ImageDecodeError`` when a query image cannot be
+        read, ``RegionError`` when a region is not inside its photo.
         """
         items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
         if not items:
             raise ValueError("no query image given")
-        tensors = np.stack([decode_for_model(s, self.embedder.preprocess).tensor for s in items])
+        crops = list(regions) if regions is not None else [None] * len(items)
+        if len(crops) != len(items):
+            raise ValueError(f"{len(crops)} regions for {len(items)} query images")
+        spec = self.embedder.preprocess
+        tensors = np.stack([decode_for_model(s, spec, region=r).tensor for s, r in zip(items, crops)])
         vectors = self.embedder.embed(tensors)
         return _unit(vectors.mean(axis=0))
 
-    def search_image(self, sources: QuerySource | Sequence[QuerySource], k: int = 20) -> list[Hit]:
-        return self.search_vector(self.embed_query(sources), k)
+    def search_image(
+        self, sources: QuerySource | Sequence[QuerySource], k: int = 20,
+        regions: Sequence[Region | None] | None = None,
+    ) -> list[Hit]:
+        return self.search_vector(self.embed_query(sources, regions), k)
 
     def similar_to(self, photo_id: int, k: int = 20) -> list[Hit]:
         """Photos like a library photo, from its stored vector (no decoding); itself excluded."""
