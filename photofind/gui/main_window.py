@@ -101,6 +101,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter)
         self.setCentralWidget(container)
 
+    def escape(self) -> None:
+        """Esc: first back to the whole query photo when a region is selected, then the library."""
+        if self.query_panel.image.has_region():
+            self.query_panel.image.reset()
+        else:
+            self.results.browse()
+
     def _connect(self) -> None:
         # Every connection is to a bound method of a GUI-thread object (a lambda has no thread
         # affinity); the index service and the job runner emit on the GUI thread anyway.
@@ -117,6 +124,7 @@ class MainWindow(QMainWindow):
         panel.failed.connect(self.show_error)
 
         query.images_chosen.connect(results.search)
+        query.regions_changed.connect(results.set_regions)
         query.folders_dropped.connect(self._add_folders)
         query.notice.connect(self.show_error)
 

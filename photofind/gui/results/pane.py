@@ -9,11 +9,11 @@ shown. It tells the query panel what to show through signals (``query_started``,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -52,13 +52,14 @@ class Query:
     sources: list = field(default_factory=list)  # [path | bytes | QImage]
     photo_id: int | None = None
     path: str | None = None
+    regions: list | None = None  # [Region | None] per image; None: the whole photos
 
 
 class ResultsPane(QWidget):
     """Heading, result count, notice bar and the grid (see module docstring)."""
 
     query_started = Signal(str)  # caption
-    preview = Signal(QImage)  # picture of the running query
+    preview = Signal(object)  # queries.QueryPreview: picture of the running query
     query_failed = Signal(str)  # message (the current query could not run)
     query_cleared = Signal()  # back to browsing
     notice = Signal(str)  # message for the user
@@ -99,7 +100,7 @@ class ResultsPane(QWidget):
         self._rerun = QTimer(self)
         self._rerun.setSingleShot(True)
         self._rerun.setInterval(300)
-        self._rerun.timeout.connect(self.rerun)
+        self._rerun.timeout.connect(self._rerun_keeping_preview)
         self.count.valueChanged.connect(self._count_changed)
         bar = QHBoxLayout()
         bar.addWidget(self.heading, 1)
@@ -134,27 +135,47 @@ class ResultsPane(QWidget):
         self._query = Query(os.path.basename(path), photo_id=photo_id, path=path)
         self.rerun()
 
+    def set_regions(self, regions: list) -> None:
+        """Search by these parts of the query images (one per image, None = whole); the picture
+        and the query stay as they are."""
+        query = self._query
+        if query is None:
+            return
+        wanted = regions if any(r is not None for r in regions) else None
+        if wanted == query.regions:
+            return
+        self._query = dataclasses.replace(query, regions=wanted)
+        self.rerun(keep_preview=True)
+
     def set_ranking(self, ranking: RankingSettings) -> None:
         """New ranking stages: the shown query runs again with them."""
         self.ranking = ranking
         if self._query is not None:
             self._rerun.start()
 
-    def rerun(self) -> None:
-        """Run the current query (again)."""
+    def _rerun_keeping_preview(self) -> None:
+        self.rerun(keep_preview=True)
+
+    def rerun(self, keep_preview: bool = False) -> None:
+        """Run the current query (again); ``keep_preview``: the query panel keeps its picture."""
         query = self._query
         if query is None:
             return
-        library, ranking, k = self._library, self.ranking, self.count.value()
-        if query.photo_id is None:
-            sources = query.sources
-            fn = lambda _c, progress: queries.search_images(library, ranking, sources, k, progress)  # noqa: E731
+        library, ranking, k, regions = self._library, self.ranking, self.count.value(), query.regions
+        show = None if keep_preview else self.preview.emit
+        if query.photo_id is None or regions is not None:
+            # a region of a library photo is cut from the photo itself, not its stored vector
+            sources = query.sources if query.photo_id is None else [query.path or ""]
+            fn = lambda _c, progress: queries.search_images(  # noqa: E731
+                library, ranking, sources, k, progress if show else None, regions
+            )
         else:
             photo_id, path = query.photo_id, query.path or ""
             fn = lambda _c, progress: queries.similar_photos(library, ranking, photo_id, path, k, progress)  # noqa: E731
         self.view.set_empty_text("")
-        self._start(fn, self.preview.emit)
-        self.query_started.emit(query.caption)
+        self._start(fn, show)
+        if not keep_preview:
+            self.query_started.emit(query.caption)
         self.heading.setText(f"Searching for photos like {query.caption}…")
         self.back_button.setVisible(True)
 
