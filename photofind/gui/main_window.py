@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
         try:
             self.results.count.setValue(int(self.settings.value("results/count", 50)))
+            self.results.zoom.setValue(int(self.settings.value("results/zoom", self.results.zoom.value())))
         except (TypeError, ValueError):
             pass
 
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("window/side", self.side.saveState())
         self.settings.setValue("results/count", self.results.count.value())
+        self.settings.setValue("results/zoom", self.results.zoom.value())
         self.settings.sync()
 
     # ------------------------------------------------------------------ drops & close

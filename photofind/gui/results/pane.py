@@ -14,11 +14,13 @@ import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -33,7 +35,7 @@ from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
 from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
 from photofind.gui.results.thumbs import ThumbnailLoader
-from photofind.gui.results.view import make_results_view
+from photofind.gui.results.view import ZOOM_MAX, ZOOM_MIN, ZOOM_STEP, make_results_view
 from photofind.gui.status import NoticeBar
 
 ICON_SIZE = 160
@@ -102,9 +104,25 @@ class ResultsPane(QWidget):
         self._rerun.setInterval(300)
         self._rerun.timeout.connect(self._rerun_keeping_preview)
         self.count.valueChanged.connect(self._count_changed)
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(ZOOM_MIN, ZOOM_MAX)
+        self.zoom.setSingleStep(ZOOM_STEP // 2)
+        self.zoom.setPageStep(ZOOM_STEP)
+        self.zoom.setValue(ICON_SIZE)
+        self.zoom.setFixedWidth(110)
+        self.zoom.setToolTip("Thumbnail size (Ctrl+plus / Ctrl+minus, Ctrl+wheel)")
+        self.zoom.valueChanged.connect(self.view.set_zoom)
+        self.view.zoom_requested.connect(self.zoom_by)
+        for keys, step in ((QKeySequence.StandardKey.ZoomIn, 1), ("Ctrl+=", 1), (QKeySequence.StandardKey.ZoomOut, -1)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _c=False, s=step: self.zoom_by(s))
+            self.addAction(action)
         bar = QHBoxLayout()
         bar.addWidget(self.heading, 1)
         bar.addWidget(self.back_button)
+        bar.addWidget(self.zoom)
         bar.addWidget(self.count)
         self.notice_bar = NoticeBar()
         layout = QVBoxLayout(self)
@@ -124,6 +142,10 @@ class ResultsPane(QWidget):
     def searching(self) -> bool:
         """A query's answer is still to come."""
         return self._query is not None and self._job is not None and not self._job.finished
+
+    def zoom_by(self, steps: int) -> None:
+        """Bigger (+) or smaller (-) thumbnails, one step per call."""
+        self.zoom.setValue(self.zoom.value() + steps * ZOOM_STEP)
 
     # ------------------------------------------------------------------ requests
     def search(self, sources: list, caption: str = "") -> None:
