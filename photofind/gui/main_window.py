@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         panel.rescan_requested.connect(self.rescan)
         panel.scope_changed.connect(results.set_scope)
         panel.folders_loaded.connect(status.folders_loaded)
+        panel.folders_loaded.connect(results.folders_loaded)
         panel.folders_loaded.connect(self.watch.sync)
         panel.photos_arrived.connect(results.refresh)
         panel.failed.connect(self.show_error)

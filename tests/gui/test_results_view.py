@@ -73,3 +73,75 @@ def test_keyboard_home_end_and_arrows(make_window, qtbot, photo_dir: Path) -> No
     assert view.currentIndex().row() == 0
     qtbot.keyClick(view, Qt.Key.Key_Down)
     assert view.currentIndex().row() == view.columns()
+
+
+def test_space_shows_the_photo_large_with_next_previous_and_esc_back(
+    make_window, qtbot, photo_dir: Path, monkeypatch
+) -> None:
+    from photofind.gui import photo_actions
+
+    opened: list[str] = []
+    monkeypatch.setattr(photo_actions, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
+    window = make_window()
+    drop(window.query_panel, file_mime(photo_dir / "405.jpg"))
+    qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
+    view, model, large = window.results.view, window.results.model, window.results.large
+    view.setFocus()
+    view.setCurrentIndex(model.index(2))
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert large.isVisible() and large.row == 2
+    qtbot.waitUntil(lambda: large.picture.pixmap() is not None and not large.picture.pixmap().isNull(), timeout=TIMEOUT_MS)
+    assert Path(model.item(2).path).name in large.caption.text()
+    qtbot.keyClick(large, Qt.Key.Key_Right)
+    assert large.row == 3 and view.currentIndex().row() == 3  # the grid follows
+    qtbot.keyClick(large, Qt.Key.Key_Left)
+    qtbot.keyClick(large, Qt.Key.Key_Left)
+    assert large.row == 1
+    qtbot.keyClick(large, Qt.Key.Key_Return)
+    assert opened == [model.item(1).path]
+    qtbot.keyClick(large, Qt.Key.Key_Escape)
+    assert not large.isVisible() and view.currentIndex().row() == 1
+
+
+def test_multi_select_copies_paths_and_reveals_their_folders(
+    make_window, qtbot, photo_dir: Path, monkeypatch
+) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtGui import QGuiApplication
+
+    from photofind.gui import photo_actions
+
+    revealed: list[str] = []
+    monkeypatch.setattr(photo_actions, "reveal_in_folder", lambda p: revealed.append(p) or True)
+    window = make_window()
+    drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
+    qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
+    view, model = window.results.view, window.results.model
+    view.setFocus()
+    flags = QItemSelectionModel.SelectionFlag.Select
+    view.selectionModel().clearSelection()
+    for row in (1, 3, 4):
+        view.selectionModel().select(model.index(row), flags)
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    expected = [model.item(r).path for r in (1, 3, 4)]
+    assert QGuiApplication.clipboard().text().splitlines() == expected
+    menu = window.results.photo_menu(view.visualRect(model.index(3)).center())
+    texts = [a.text() for a in menu.actions()]
+    assert "Copy 3 paths" in texts
+    reveal = next(a for a in menu.actions() if a.text().startswith("Reveal 3 photos"))
+    reveal.trigger()
+    assert len(revealed) == 1 and Path(revealed[0]).parent == photo_dir  # one folder, shown once
+
+
+def test_empty_states_say_what_is_going_on(make_window, qtbot) -> None:
+    from types import SimpleNamespace
+
+    from photofind.gui.library_panel import FolderScope
+
+    window = make_window()
+    results = window.results
+    results.folders_loaded([SimpleNamespace(path="/media/usb/Photos", online=False)])
+    results.model.set_items([], "browse")
+    results.set_scope(FolderScope(None, "All photos", 0, False))
+    assert "offline" in results.view._empty_text and "/media/usb/Photos" in results.view._empty_text
+    assert "reconnect" in results.view._empty_text

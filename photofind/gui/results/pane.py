@@ -34,6 +34,7 @@ from photofind.gui.jobs import Job, JobRunner
 from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
 from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
+from photofind.gui.results.preview import LargePreview
 from photofind.gui.results.thumbs import ThumbnailLoader
 from photofind.gui.results.view import ZOOM_MAX, ZOOM_MIN, ZOOM_STEP, make_results_view
 from photofind.gui.status import NoticeBar
@@ -88,6 +89,12 @@ class ResultsPane(QWidget):
         self.view.setModel(self.model)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.activated.connect(lambda index: self.open_photo(index.data(PathRole)))
+        self.view.preview_requested.connect(self.preview_current)
+        self.view.copy_requested.connect(lambda: photo_actions.copy_path(self.selected_paths()))
+        self.large = LargePreview(jobs, queries.read_scaled, self)
+        self.large.row_changed.connect(lambda row: self.view.setCurrentIndex(self.model.index(row)))
+        self.large.open_requested.connect(self.open_photo)
+        self._folders: list = []  # FolderRow: which are offline
 
         self.heading = QLabel("")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
@@ -142,6 +149,23 @@ class ResultsPane(QWidget):
     def searching(self) -> bool:
         """A query's answer is still to come."""
         return self._query is not None and self._job is not None and not self._job.finished
+
+    def preview_current(self) -> None:
+        """Space: the current photo large, with previous/next."""
+        index = self.view.currentIndex()
+        if index.isValid():
+            self.large.show_items(self.model.items(), index.row())
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        return [self.model.item(r).path for r in rows]
+
+    def folders_loaded(self, rows: list) -> None:
+        """The library's folders (online or not), so empty results can say why."""
+        self._folders = list(rows)
+        self._update_heading()
 
     def zoom_by(self, steps: int) -> None:
         """Bigger (+) or smaller (-) thumbnails, one step per call."""
@@ -296,6 +320,8 @@ class ResultsPane(QWidget):
             )
             if scope.library_empty:
                 self.view.set_empty_text(EMPTY_LIBRARY)
+            elif self._all_offline():
+                self.view.set_empty_text(self._offline_text())
             elif not scope.photos:
                 self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
             else:
@@ -307,9 +333,22 @@ class ResultsPane(QWidget):
         else:
             text = f"No photos like {query.caption}"
             self.view.set_empty_text(
-                "No indexed photos to compare with yet. Add a folder, or wait for indexing to finish."
+                self._offline_text() if self._all_offline() else
+                EMPTY_LIBRARY if not self._folders else
+                "No indexed photos to compare with yet: indexing may still be running "
+                "(see the status bar). Results appear when it has embedded some photos."
             )
         self.heading.setText(text)
+
+    def _all_offline(self) -> bool:
+        return bool(self._folders) and not any(f.online for f in self._folders)
+
+    def _offline_text(self) -> str:
+        names = ", ".join(f.path for f in self._folders[:3]) + (" …" if len(self._folders) > 3 else "")
+        return (
+            f"All your folders are offline ({names}): reconnect the drive or mount the share, "
+            "and their photos come back without re-indexing."
+        )
 
     # ------------------------------------------------------------------ one photo
     def open_photo(self, path: str | None) -> None:
@@ -329,12 +368,19 @@ class ResultsPane(QWidget):
             return None
         path, photo_id = index.data(PathRole), index.data(PhotoIdRole)
         selected = [i.data(PathRole) for i in self.view.selectionModel().selectedIndexes()] or [path]
+        chosen = selected if path in selected else [path]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_photo(path))
-        menu.addAction("Reveal in folder", lambda: photo_actions.reveal_in_folder(path))
+        menu.addAction("Show large (Space)", self.preview_current)
+        folders = list(dict.fromkeys(os.path.dirname(p) for p in chosen))[:10]
         menu.addAction(
-            "Copy path" if len(selected) == 1 else f"Copy {len(selected)} paths",
-            lambda: photo_actions.copy_path(selected if path in selected else [path]),
+            "Reveal in folder" if len(chosen) == 1 else f"Reveal {len(chosen)} photos ({len(folders)} folders)",
+            lambda: [photo_actions.reveal_in_folder(p) for p in ([path] if len(chosen) == 1 else
+                     [next(c for c in chosen if os.path.dirname(c) == f) for f in folders])],
+        )
+        menu.addAction(
+            "Copy path" if len(chosen) == 1 else f"Copy {len(chosen)} paths",
+            lambda: photo_actions.copy_path(chosen),
         )
         menu.addSeparator()
         menu.addAction("Find similar", lambda: self.find_similar(photo_id, path))

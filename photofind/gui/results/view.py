@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -94,6 +94,8 @@ class ResultsView(QListView):
     """The grid; paints a hint in the palette's placeholder colour when there is nothing to show."""
 
     zoom_requested = Signal(int)  # +1 / -1: Ctrl+wheel
+    preview_requested = Signal()  # Space: the current photo, large
+    copy_requested = Signal()  # Ctrl+C: the selected photos' paths
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,6 +124,17 @@ class ResultsView(QListView):
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         super().resizeEvent(event)
         self._share_width()
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self.preview_requested.emit()
+            event.accept()
+            return
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
