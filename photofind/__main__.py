@@ -13,6 +13,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is not None:
         return cli.main(argv)
     cli.setup_logging(args.verbose)
+    from photofind import qt_libs
+
+    problem = qt_libs.check()
+    if problem is not None:  # before Qt aborts with its generic platform plugin message
+        sys.stderr.write(problem + "\n")
+        return cli.EXIT_FAILED
     try:
         from photofind.gui.app import run_app
     except ImportError as exc:  # Qt's system libraries are missing (libEGL, xcb...)
