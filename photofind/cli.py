@@ -64,12 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="photofind",
-        description="Find photos in your own collection by example. Without a command, opens the app.",
+        description="Find photos in your own collection by example. Without a command, opens the app; "
+        "photofind IMAGE... opens it searching by those images, photofind FOLDER offers to add it.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"photofind {__version__}")
     parser.add_argument(
         "--smoke-test", action="store_true", help="open the app window, process events briefly, close it and exit 0 (for CI)"
+    )
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add photofind to your applications menu and to file managers' \"Open with\" for images "
+        "(for a pip install; the .deb does this itself)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -21,7 +21,7 @@ import logging
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
@@ -30,6 +30,7 @@ from photofind.gui.jobs import JobRunner
 from photofind.gui.library_panel import FolderWatch, LibraryPanel, SkippedDialog
 from photofind.gui.menus import build_menu_bar
 from photofind.gui.query_panel import QueryPanel, accepts
+from photofind.gui.query_panel.panel import caption_for
 from photofind.gui.results.pane import ResultsPane
 from photofind.gui.status import StatusBar
 
@@ -174,6 +175,31 @@ class MainWindow(QMainWindow):
         logger.info("Notice: %s", message)
         self.status.showMessage(message, 15_000)
         self.results.notice_bar.show_message(message)
+
+    def open_request(self, request) -> None:  # type: ignore[no-untyped-def]  # single_instance.OpenRequest
+        """``photofind IMAGE...`` / ``photofind FOLDER`` (this launch or a later one): search by
+        the images, offer to add the folders, and come to the front."""
+        logger.info("open: images %s, folders %s", request.images, request.folders)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if request.images:
+            self.query_panel.images_chosen.emit(list(request.images), caption_for(list(request.images)))
+        known = {f.path for f in self.library_panel.folders}
+        new = [f for f in request.folders if f not in known]
+        if new:
+            names = "\n".join(new[:5]) + ("\n…" if len(new) > 5 else "")
+            box = QMessageBox(QMessageBox.Icon.Question, "Add to the library?",
+                              f"Add {'this folder' if len(new) == 1 else f'these {len(new)} folders'} to "
+                              f"your photofind library and index it?\n\n{names}", parent=self)
+            add = box.addButton("Add", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+            box.buttonClicked.connect(lambda button: self._add_folders(new) if button is add else None)
+            self.folder_offer = box
+            box.open()
+        elif request.folders:
+            self.show_error("That folder is already in your library.")
 
     def _add_folders(self, paths: list[str]) -> None:
         for path in paths:
