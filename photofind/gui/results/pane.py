@@ -329,7 +329,8 @@ class ResultsPane(QWidget):
         elif self.searching:
             text = f"Searching for photos like {query.caption}…"
         elif n:
-            text = f"{n} photos most like {query.caption}"
+            part = " (the part you selected)" if query.regions else ""
+            text = f"{n} photos most like {query.caption}{part}"
         else:
             text = f"No photos like {query.caption}"
             self.view.set_empty_text(
