@@ -6,7 +6,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-
 #: Options of the top-level parser that take a value (so ``--model X`` is not a path to open).
 _VALUE_OPTIONS = {"--data-dir", "--model", "--device", "--threads"}
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.images.decode import ImageDecodeError, decode_for_model, decode_image
+from photofind.core.images.decode import (
+    ImageDecodeError,
+    decode_for_model,
+    decode_image,
+)
 from photofind.core.images.region import Region, RegionError, parse_region
 from photofind.core.models.spec import PreprocessSpec
 from tests import hostile_files as hf

@@ -13,7 +13,14 @@ import os
 
 from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QPixmap
-from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from photofind.gui.query_panel.mime import accepts, parse_mime, remote_message
 from photofind.gui.query_panel.region_selector import RegionSelector
@@ -114,7 +121,7 @@ class QueryPanel(QFrame):
         self.region_hint.setText("" if self.image.has_region() else REGION_HINT)
         self.regions_changed.emit(regions)
 
-    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() == Qt.Key.Key_Escape and self.image.has_region():
             self.image.reset()
             return

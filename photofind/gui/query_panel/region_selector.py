@@ -11,7 +11,15 @@ replaced: ``setText``/``text``/``setPixmap``/``pixmap``.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from photofind.core.images.region import MIN_REGION_PIXELS, Region
@@ -43,14 +51,14 @@ class RegionSelector(QWidget):
         self.setMinimumSize(QSize(200, 180))
 
     # ------------------------------------------------------------------ label-like API
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+    def setText(self, text: str) -> None:
         self._text = text
         self.update()
 
     def text(self) -> str:
         return self._text
 
-    def setPixmap(self, pixmap: QPixmap, tiles: list[QRectF] | None = None) -> None:  # noqa: N802
+    def setPixmap(self, pixmap: QPixmap, tiles: list[QRectF] | None = None) -> None:
         """A new picture: any selection is dropped (it belonged to the previous query)."""
         self._pixmap = pixmap
         self._tiles = tiles if tiles is not None else (
@@ -64,7 +72,7 @@ class RegionSelector(QWidget):
     def pixmap(self) -> QPixmap:
         return self._pixmap
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(260, 260) if self._pixmap.isNull() else self._pixmap.size().grownBy(self.contentsMargins())
 
     # ------------------------------------------------------------------ regions
@@ -76,7 +84,7 @@ class RegionSelector(QWidget):
         out: list[Region | None] = []
         for i, tile in enumerate(self._tiles):
             r = self._regions.get(i)
-            if r is None:
+            if r is None or tile.width() <= 0 or tile.height() <= 0:  # no picture of that image
                 out.append(None)
                 continue
             x, y = (r.x() - tile.x()) / tile.width(), (r.y() - tile.y()) / tile.height()
@@ -146,7 +154,7 @@ class RegionSelector(QWidget):
         return None
 
     # ------------------------------------------------------------------ mouse and keys
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         hit = self._hit(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
         if hit is None:
             super().mousePressEvent(event)
@@ -156,7 +164,7 @@ class RegionSelector(QWidget):
         self._drag = (mode, i, start, QRectF(self._regions.get(i, QRectF(start, start))))
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._drag is None:
             hit = self._hit(event.position())
             cursor = _CURSORS.get(hit[0]) if hit and hit[0] != "new" else None
@@ -186,7 +194,7 @@ class RegionSelector(QWidget):
         self._regions[i] = r
         self.update()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag is None:
             super().mouseReleaseEvent(event)
             return
@@ -201,7 +209,7 @@ class RegionSelector(QWidget):
         self.update()
         self.regions_changed.emit(self.regions())
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self._regions:
             self.reset()
             event.accept()
@@ -209,7 +217,7 @@ class RegionSelector(QWidget):
         super().keyPressEvent(event)
 
     # ------------------------------------------------------------------ painting
-    def paintEvent(self, _event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def paintEvent(self, _event) -> None:  # type: ignore[no-untyped-def]
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if self._pixmap.isNull():

@@ -212,7 +212,7 @@ class ResultsPane(QWidget):
         if query.photo_id is None or regions is not None:
             # a region of a library photo is cut from the photo itself, not its stored vector
             sources = query.sources if query.photo_id is None else [query.path or ""]
-            fn = lambda _c, progress: queries.search_images(  # noqa: E731
+            fn = lambda _c, progress: queries.search_images(
                 library, ranking, sources, k, progress if show else None, regions
             )
         else:

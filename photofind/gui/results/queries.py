@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-
 from dataclasses import dataclass
 
 from PIL import Image
