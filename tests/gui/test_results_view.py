@@ -145,3 +145,19 @@ def test_empty_states_say_what_is_going_on(make_window, qtbot) -> None:
     results.set_scope(FolderScope(None, "All photos", 0, False))
     assert "offline" in results.view._empty_text and "/media/usb/Photos" in results.view._empty_text
     assert "reconnect" in results.view._empty_text
+
+
+def test_zooming_in_loads_sharper_thumbnails(make_window, qtbot, photo_dir: Path) -> None:
+    window = make_window()
+    results = window.results
+    qtbot.waitUntil(lambda: results.model.rowCount() == 100, timeout=TIMEOUT_MS)
+    first = results.model.item(0).path
+    qtbot.waitUntil(lambda: results.thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS)
+    small = results.thumbnails.pixmap(first)
+    assert max(small.width(), small.height()) <= 160
+    results.zoom.setValue(288)
+    qtbot.waitUntil(lambda: results.thumbnails.pixmap(first) is not None, timeout=TIMEOUT_MS)
+    big = results.thumbnails.pixmap(first)
+    assert max(big.width(), big.height()) == 256  # the disk thumbnail's own size, not 160 enlarged
+    results.zoom.setValue(128)  # smaller: what is loaded stays (scaled down when drawn)
+    assert results.thumbnails.pixmap(first) is big

@@ -119,6 +119,7 @@ class ResultsPane(QWidget):
         self.zoom.setFixedWidth(110)
         self.zoom.setToolTip("Thumbnail size (Ctrl+plus / Ctrl+minus, Ctrl+wheel)")
         self.zoom.valueChanged.connect(self.view.set_zoom)
+        self.zoom.valueChanged.connect(self._zoomed)
         self.view.zoom_requested.connect(self.zoom_by)
         for keys, step in ((QKeySequence.StandardKey.ZoomIn, 1), ("Ctrl+=", 1), (QKeySequence.StandardKey.ZoomOut, -1)):
             action = QAction(self)
@@ -166,6 +167,10 @@ class ResultsPane(QWidget):
         """The library's folders (online or not), so empty results can say why."""
         self._folders = list(rows)
         self._update_heading()
+
+    def _zoomed(self, size: int) -> None:
+        if self.thumbnails.set_icon_size(size):  # sharper pictures for bigger cells
+            self.view.viewport().update()
 
     def zoom_by(self, steps: int) -> None:
         """Bigger (+) or smaller (-) thumbnails, one step per call."""
