@@ -74,8 +74,7 @@ class ThumbnailLoader(QObject):
     def set_icon_size(self, size: int) -> bool:
         """Thumbnails for ``size``-pixel cells (at most the disk thumbnails' 256 px): a bigger
         size drops the smaller pictures in memory so they load again sharp. True if it changed."""
-        size = max(self.icon_size if size <= self.icon_size else size, 16)
-        size = min(size, self.cache.size)
+        size = min(max(self.icon_size, size), self.cache.size)
         if size == self.icon_size:
             return False
         self.icon_size = size
