@@ -64,12 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="photofind",
-        description="Find photos in your own collection by example. Without a command, opens the app.",
+        description="Find photos in your own collection by example. Without a command, opens the app; "
+        "photofind IMAGE... opens it searching by those images, photofind FOLDER offers to add it.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"photofind {__version__}")
     parser.add_argument(
         "--smoke-test", action="store_true", help="open the app window, process events briefly, close it and exit 0 (for CI)"
+    )
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add photofind to your applications menu and to file managers' \"Open with\" for images "
+        "(for a pip install; the .deb does this itself)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -88,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", parents=[common], help="rank library photos by similarity to an image")
     p.add_argument("images", nargs="+", help="query image file(s); several make one query (mean)")
     p.add_argument("-k", "--top", type=int, default=20, help="how many results (default 20)")
+    p.add_argument(
+        "--region", action="append", type=_region_arg, metavar="X,Y,W,H",
+        help="search by this part of the query photo only: pixels of the upright photo, or "
+        "fractions when all four are <= 1 (0,0,0.5,1 = left half); with several images, give "
+        "one --region per image in order",
+    )
     p.add_argument("--json", action="store_true", help='print {"query", "model", "hits": [...]}')
     p.add_argument(
         "--ranking", choices=("default", "plain"), default="default",
@@ -115,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", parents=[common], help="keep the library up to date while folders change")
     p.add_argument("--debounce", type=float, default=2.0, help="seconds of quiet before re-indexing")
     return parser
+
+
+def _region_arg(text: str):  # type: ignore[no-untyped-def]
+    from photofind.core.images.region import RegionError, parse_region
+
+    try:
+        return parse_region(text)
+    except RegionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 COMMON_DEFAULTS = {"data_dir": None, "model": None, "device": "auto", "threads": None, "verbose": 0}
@@ -146,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
     from photofind.core.images.decode import ImageDecodeError
+    from photofind.core.images.region import RegionError
     from photofind.core.library import FolderError, LibraryBusy, LibraryReadOnly
     from photofind.core.models.registry import ModelNotAvailable
     from photofind.store.db import DatabaseError, damaged_message
@@ -155,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LibraryBusy as exc:
         _fail(str(exc))
         return EXIT_BUSY
+    except RegionError as exc:  # a region outside its photo: known only once the photo is opened
+        _fail(f"--region: {exc}")
+        return EXIT_USAGE
     except LibraryReadOnly as exc:
         _fail(str(exc))
         return EXIT_FAILED

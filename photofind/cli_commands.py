@@ -93,12 +93,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    regions = getattr(args, "region", None)
+    if regions is not None and len(regions) != len(args.images):
+        error(f"--region: give one region per query image ({len(regions)} regions, {len(args.images)} images)")
+        return EXIT_USAGE
     lib = open_library(args)
     searcher = lib.searcher(ranking_settings(args))
-    hits = searcher.search_image(args.images, k=args.top)
+    hits = searcher.search_image(args.images, k=args.top, regions=regions)
     if args.json:
         query = args.images[0] if len(args.images) == 1 else args.images
-        print_json({"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]})
+        data = {"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]}
+        if regions is not None:
+            data["regions"] = [r.text() for r in regions]
+        print_json(data)
         return EXIT_OK
     if not hits:
         print("No photos in the library yet (photofind index FOLDER)."

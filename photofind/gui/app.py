@@ -66,16 +66,28 @@ def run_app(
     model: str | None = None,
     device: str = "auto",
     smoke_test: bool = False,
+    open_paths: list[str] | None = None,
 ) -> int:
     """Open the app on the library in ``data_dir`` (default: the user's); returns the exit code.
 
+    ``open_paths``: images to search by, folders to offer to add. When the app already runs on
+    this library, they are handed to it and this launch exits 0 (``single_instance.py``).
     ``smoke_test`` (or ``PHOTOFIND_SMOKE_TEST=1`` in the environment, for a packaged build):
     open the window, process events briefly, close, return 0.
     """
     smoke_test = smoke_test or os.environ.get("PHOTOFIND_SMOKE_TEST") == "1"
-    add_log_file(get_paths(data_dir), catch_uncaught=True)  # started from a menu: no terminal
+    paths = get_paths(data_dir)
+    add_log_file(paths, catch_uncaught=True)  # started from a menu: no terminal
     app = make_application()
     from photofind.gui.main_window import MainWindow
+    from photofind.gui.single_instance import InstanceServer, OpenRequest, hand_over, server_name
+
+    request = OpenRequest.from_paths(open_paths or [])
+    name = server_name(paths.data_dir)
+    if not smoke_test and hand_over(name, request):
+        logger.info("photofind already runs on %s: handed the request over", paths.data_dir)
+        sys.stderr.write("photofind is already open on this library: it shows your request there.\n")
+        return 0
 
     try:
         library = open_library(data_dir, model, device)
@@ -95,10 +107,15 @@ def run_app(
     window = MainWindow(
         library, settings, watch=not smoke_test, rescan_on_start=not smoke_test, index_in_child=True
     )
+    server = None if smoke_test else InstanceServer(name, window.open_request, window)
     window.show()
+    if not request.empty:
+        QTimer.singleShot(0, lambda: window.open_request(request))
     if smoke_test:
         QTimer.singleShot(SMOKE_TEST_MS, window.close)
     code = app.exec()
+    if server is not None:
+        server.close()
     window.shutdown()
     library.close()
     if smoke_test:

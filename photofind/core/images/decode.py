@@ -25,6 +25,7 @@ from typing import IO, Union
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
+from photofind.core.images.region import Region, RegionError
 from photofind.core.models.spec import PreprocessSpec
 
 log = logging.getLogger(__name__)
@@ -243,8 +244,10 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         raise ImageDecodeError(f"unsupported colour mode ({mode})") from None
 
 
-def _decode_open(img: Image.Image, min_side: int, max_pixels: int) -> tuple[Image.Image, int, int]:
-    """Decode an opened image: limits, draft, first frame, orientation, RGB."""
+def _decode_open(
+    img: Image.Image, min_side: int, max_pixels: int, region: Region | None = None
+) -> tuple[Image.Image, int, int]:
+    """Decode an opened image: limits, draft, first frame, orientation, region, RGB."""
     width, height = img.size
     pixels = width * height
     if width <= 0 or height <= 0:
@@ -253,8 +256,12 @@ def _decode_open(img: Image.Image, min_side: int, max_pixels: int) -> tuple[Imag
         raise ImageDecodeError(_too_large(pixels, max_pixels))
 
     orientation = _orientation(img)
+    upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    # the region's box in the full-resolution upright photo, checked before any pixel is decoded
+    box = region.resolve(*upright) if region is not None else None
     if isinstance(img, JpegImagePlugin.JpegImageFile):  # also MPO (multi-picture JPEG)
-        d = _draft_scale(img.size, min_side)
+        # a region keeps its own shorter side >= min_side, so the crop is as sharp as a photo
+        d = _draft_scale((box[2] - box[0], box[3] - box[1]) if box else img.size, min_side)
         if d > 1:
             img.draft("RGB", (width // d, height // d))
     # Image.open leaves animated GIF/WebP and multi-page TIFF on their first frame; asking for
@@ -263,15 +270,19 @@ def _decode_open(img: Image.Image, min_side: int, max_pixels: int) -> tuple[Imag
 
     for op in _ORIENTATION_OPS.get(orientation, ()):
         img = img.transpose(op)
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
+    width, height = upright
+    if box is not None:
+        sx, sy = img.width / width, img.height / height  # < 1 after a draft reduction
+        img = img.crop((round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy)))
     return _to_rgb(img), width, height
 
 
 _BOMB_RE = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+)")
 
 
-def _decode(source: Source, min_side: int, max_pixels: int) -> tuple[Image.Image, int, int]:
+def _decode(
+    source: Source, min_side: int, max_pixels: int, region: Region | None = None
+) -> tuple[Image.Image, int, int]:
     _ensure_heif_opener()
     path = None if isinstance(source, bytes) else os.fsdecode(source)
     try:
@@ -285,7 +296,9 @@ def _decode(source: Source, min_side: int, max_pixels: int) -> tuple[Image.Image
             # Not ``with Image.open(...)``: closing the image would free its pixels. We own ``fp``;
             # once loaded the image no longer needs it.
             img = Image.open(fp)
-            return _decode_open(img, min_side, max_pixels)
+            return _decode_open(img, min_side, max_pixels, region)
+    except RegionError:  # the caller's region is wrong, not the file
+        raise
     except ImageDecodeError as exc:
         exc.path = exc.path or path
         raise
@@ -309,14 +322,15 @@ def _decode(source: Source, min_side: int, max_pixels: int) -> tuple[Image.Image
 
 
 def decode_image(
-    source: Source, min_side: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: Source, min_side: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS, region: Region | None = None
 ) -> Image.Image:
-    """Decode a photo (path or encoded bytes) to an upright RGB image.
+    """Decode a photo (path or encoded bytes) to an upright RGB image (or that ``region`` of it).
 
     JPEGs may come back reduced by 2, 4 or 8 (never below ``min_side`` on the shorter side).
-    Raises ``ImageDecodeError`` for anything that is not a decodable image within ``max_pixels``.
+    Raises ``ImageDecodeError`` for anything that is not a decodable image within ``max_pixels``,
+    ``RegionError`` when ``region`` is not inside the upright photo.
     """
-    return _decode(source, min_side, max_pixels)[0]
+    return _decode(source, min_side, max_pixels, region)[0]
 
 
 # --- preprocessing -------------------------------------------------------------------------
@@ -367,10 +381,11 @@ def preprocess(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
 
 
 def decode_for_model(
-    source: Source, spec: PreprocessSpec, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: Source, spec: PreprocessSpec, max_pixels: int = DEFAULT_MAX_PIXELS, region: Region | None = None
 ) -> Decoded:
-    """Decode and preprocess one photo; also return its original upright width and height."""
-    img, width, height = _decode(source, spec.size, max_pixels)
+    """Decode and preprocess one photo (or a ``region`` of the upright photo, cut from the
+    full-resolution decode); also return the photo's original upright width and height."""
+    img, width, height = _decode(source, spec.size, max_pixels, region)
     try:
         tensor = preprocess(img, spec)
     except MemoryError:

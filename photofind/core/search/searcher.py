@@ -24,6 +24,7 @@ import numpy as np
 
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
+from photofind.core.images.region import Region
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
@@ -84,20 +85,31 @@ class Searcher:
             return None
         return self.indexes.space(self.embedder.model_id, self.embedder.dim, self.settings.space)
 
-    def embed_query(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
+    def embed_query(
+        self, sources: QuerySource | Sequence[QuerySource], regions: Sequence[Region | None] | None = None
+    ) -> np.ndarray:
         """One unit vector for one image, or the normalised mean of several images.
 
-        Raises ``ImageDecodeError`` when a query image cannot be read.
+        ``regions`` (one per image, None = the whole photo) cuts each query from its
+        full-resolution upright decode. Raises ``ImageDecodeError`` when a query image cannot be
+        read, ``RegionError`` when a region is not inside its photo.
         """
         items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
         if not items:
             raise ValueError("no query image given")
-        tensors = np.stack([decode_for_model(s, self.embedder.preprocess).tensor for s in items])
+        crops = list(regions) if regions is not None else [None] * len(items)
+        if len(crops) != len(items):
+            raise ValueError(f"{len(crops)} regions for {len(items)} query images")
+        spec = self.embedder.preprocess
+        tensors = np.stack([decode_for_model(s, spec, region=r).tensor for s, r in zip(items, crops)])
         vectors = self.embedder.embed(tensors)
         return _unit(vectors.mean(axis=0))
 
-    def search_image(self, sources: QuerySource | Sequence[QuerySource], k: int = 20) -> list[Hit]:
-        return self.search_vector(self.embed_query(sources), k)
+    def search_image(
+        self, sources: QuerySource | Sequence[QuerySource], k: int = 20,
+        regions: Sequence[Region | None] | None = None,
+    ) -> list[Hit]:
+        return self.search_vector(self.embed_query(sources, regions), k)
 
     def similar_to(self, photo_id: int, k: int = 20) -> list[Hit]:
         """Photos like a library photo, from its stored vector (no decoding); itself excluded."""
@@ -128,8 +140,9 @@ class Searcher:
         """Rank in ``index``'s space with query ``q``; scores shown are model similarities.
 
         ``Hit.score`` is the cosine similarity of ``raw_query`` (the model's vector of the query)
-        to each hit's model vector, capped so it never rises down the list: ranks come from the
-        ranking stages, while the number stays what users know (an identical photo scores 1).
+        to each hit's model vector, each photo's own: ranks come from the ranking stages (which
+        also weigh a photo's neighbours), so a lower number may come before a higher one, while
+        the number stays what users know (an identical photo scores 1).
         """
         started = time.perf_counter()
         k = max(0, int(k))
@@ -170,7 +183,7 @@ class Searcher:
         return None if vector is None else _unit(vector)
 
     def _model_scores(self, hits: list[Hit], raw_query: np.ndarray) -> list[Hit]:
-        """Hits with ``score`` = capped model cosine similarity to the query (see ``_search``)."""
+        """Hits with ``score`` = model cosine similarity to the query (see ``_search``)."""
         if not hits:
             return hits
         # from SQLite: one query, and much faster than hnswlib's get_items for many hits
@@ -187,8 +200,8 @@ class Searcher:
         pinned = np.flatnonzero(sims >= DUPLICATE_SIM)
         pinned = pinned[np.argsort(-sims[pinned], kind="stable")]
         order = np.concatenate([pinned, np.setdiff1d(np.arange(len(hits)), pinned)])
-        capped = np.minimum.accumulate(sims[order])
-        return [dataclasses.replace(hits[i], score=float(v)) for i, v in zip(order, capped)]
+        # each photo's own similarity, not capped: the order is the ranking's, the number the model's
+        return [dataclasses.replace(hits[i], score=float(sims[i])) for i in order]
 
     def _diffuse(self, index: VectorIndex, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-order the first ``diffusion_candidates`` by diffusion; the rest keep their order."""

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QPixmap
-from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from photofind.gui.query_panel.mime import accepts, parse_mime, remote_message
+from photofind.gui.query_panel.region_selector import RegionSelector
 
 IMAGE_FILTER = (
-    "Images (*.jpg *.jpeg *.png *.webp *.gif *.bmp *.tif *.tiff *.heic *.heif);;All files (*)"
+    "Images (*.jpg *.jpeg *.jpe *.png *.webp *.avif *.heic *.heif *.gif *.bmp *.tif *.tiff);;"
+    "All files (*)"
 )
+REGION_HINT = "Drag on the photo to search by a part of it."
 
 
 def caption_for(sources: list[str | bytes | QImage]) -> str:
@@ -33,6 +43,7 @@ class QueryPanel(QFrame):
     images_chosen = Signal(list, str)  # [path | bytes | QImage], caption
     folders_dropped = Signal(list)  # [folder path]
     notice = Signal(str)  # message for the user
+    regions_changed = Signal(list)  # [Region | None] per query image: search by those parts
 
     HINT = "Drop a photo here\n\nor paste one (Ctrl+V),\nor File → Open…\n\nDrop a folder to add it\nto the library."
 
@@ -45,17 +56,24 @@ class QueryPanel(QFrame):
         layout = QVBoxLayout(self)
         self.title = QLabel("Query")
         self.title.setStyleSheet("font-weight: bold;")
-        self.image = QLabel(self.HINT)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setWordWrap(True)
-        self.image.setMinimumSize(QSize(200, 180))
-        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.image = RegionSelector(self.HINT)
+        self.image.regions_changed.connect(self._regions_changed)
+        self.region_hint = QLabel("")
+        self.region_hint.setWordWrap(True)
+        self.region_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.region_hint.setStyleSheet("color: palette(mid);")
+        self.whole_button = QPushButton("Whole photo")
+        self.whole_button.setToolTip("Search by the whole photo again (Esc)")
+        self.whole_button.clicked.connect(self.image.reset)
+        self.whole_button.setVisible(False)
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.title)
         layout.addWidget(self.image)
+        layout.addWidget(self.region_hint)
+        layout.addWidget(self.whole_button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.caption)
         layout.addStretch(1)
 
@@ -98,22 +116,41 @@ class QueryPanel(QFrame):
         self.handle_mime(event.mimeData())
         event.acceptProposedAction()
 
+    def _regions_changed(self, regions: list) -> None:
+        self.whole_button.setVisible(self.image.has_region())
+        self.region_hint.setText("" if self.image.has_region() else REGION_HINT)
+        self.regions_changed.emit(regions)
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.key() == Qt.Key.Key_Escape and self.image.has_region():
+            self.image.reset()
+            return
+        super().keyPressEvent(event)
+
     # ---------------------------------------------------------------- what it shows
-    def show_hint(self) -> None:
+    def _no_picture(self, text: str) -> None:
         self.image.setPixmap(QPixmap())
-        self.image.setText(self.HINT)
+        self.image.setText(text)
+        self.whole_button.setVisible(False)
+        self.region_hint.setText("")
+
+    def show_hint(self) -> None:
+        self._no_picture(self.HINT)
         self.caption.setText("")
 
     def show_pending(self, caption: str) -> None:
-        self.image.setPixmap(QPixmap())
-        self.image.setText("Searching…")
+        self._no_picture("Searching…")
         self.caption.setText(caption)
 
-    def show_image(self, image: QImage) -> None:
+    def show_image(self, preview) -> None:  # type: ignore[no-untyped-def]
+        """The query's picture (a ``QueryPreview``, or a plain QImage): drag on it for a region."""
+        image = getattr(preview, "image", preview)
         if image.isNull():
             self.image.setText("(no preview)")
             return
-        self.image.setPixmap(QPixmap.fromImage(image))
+        tiles = [QRectF(*t) for t in getattr(preview, "tiles", ())] or None
+        self.image.setPixmap(QPixmap.fromImage(image), tiles)
+        self.region_hint.setText(REGION_HINT)
 
     def show_failed(self, message: str) -> None:
         self.show_hint()

@@ -32,6 +32,20 @@ class ResultItem:
     fingerprint: str | None = None
 
 
+ORDER_NOTE = (
+    "Similarity: this photo's own likeness to the query (1.00 = the same picture).\n"
+    "The order also weighs each photo's near neighbours in your library, so a photo\n"
+    "a little less similar on its own can come first. Copies of the query always lead."
+)
+
+
+def tooltip(item: ResultItem) -> str:
+    name, folder = os.path.basename(item.path), os.path.dirname(item.path)
+    if item.score is None:
+        return f"{name}\n{folder}"
+    return f"{name}\n{folder}\n\nsimilarity {item.score:.3f} ({item.score:.0%})\n\n{ORDER_NOTE}"
+
+
 class ResultsModel(QAbstractListModel):
     """Search hits ranked by score, or library photos newest first (``mode == "browse"``)."""
 
@@ -108,15 +122,11 @@ class ResultsModel(QAbstractListModel):
             return None
         item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            if item.score is not None:
-                return f"{item.score:.3f}"
             return os.path.basename(item.path)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(item)
         if role == Qt.ItemDataRole.ToolTipRole:
-            name = os.path.basename(item.path)
-            score = f"\nsimilarity {item.score:.3f}" if item.score is not None else ""
-            return f"{name}{score}\n{os.path.dirname(item.path)}"
+            return tooltip(item)
         if role == PhotoIdRole:
             return item.photo_id
         if role == PathRole:

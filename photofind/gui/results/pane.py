@@ -9,16 +9,18 @@ shown. It tells the query panel what to show through signals (``query_started``,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -32,8 +34,9 @@ from photofind.gui.jobs import Job, JobRunner
 from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
 from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
+from photofind.gui.results.preview import LargePreview
 from photofind.gui.results.thumbs import ThumbnailLoader
-from photofind.gui.results.view import make_results_view
+from photofind.gui.results.view import ZOOM_MAX, ZOOM_MIN, ZOOM_STEP, make_results_view
 from photofind.gui.status import NoticeBar
 
 ICON_SIZE = 160
@@ -52,13 +55,14 @@ class Query:
     sources: list = field(default_factory=list)  # [path | bytes | QImage]
     photo_id: int | None = None
     path: str | None = None
+    regions: list | None = None  # [Region | None] per image; None: the whole photos
 
 
 class ResultsPane(QWidget):
     """Heading, result count, notice bar and the grid (see module docstring)."""
 
     query_started = Signal(str)  # caption
-    preview = Signal(QImage)  # picture of the running query
+    preview = Signal(object)  # queries.QueryPreview: picture of the running query
     query_failed = Signal(str)  # message (the current query could not run)
     query_cleared = Signal()  # back to browsing
     notice = Signal(str)  # message for the user
@@ -85,6 +89,12 @@ class ResultsPane(QWidget):
         self.view.setModel(self.model)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.activated.connect(lambda index: self.open_photo(index.data(PathRole)))
+        self.view.preview_requested.connect(self.preview_current)
+        self.view.copy_requested.connect(lambda: photo_actions.copy_path(self.selected_paths()))
+        self.large = LargePreview(jobs, queries.read_scaled, self)
+        self.large.row_changed.connect(lambda row: self.view.setCurrentIndex(self.model.index(row)))
+        self.large.open_requested.connect(self.open_photo)
+        self._folders: list = []  # FolderRow: which are offline
 
         self.heading = QLabel("")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
@@ -99,11 +109,28 @@ class ResultsPane(QWidget):
         self._rerun = QTimer(self)
         self._rerun.setSingleShot(True)
         self._rerun.setInterval(300)
-        self._rerun.timeout.connect(self.rerun)
+        self._rerun.timeout.connect(self._rerun_keeping_preview)
         self.count.valueChanged.connect(self._count_changed)
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(ZOOM_MIN, ZOOM_MAX)
+        self.zoom.setSingleStep(ZOOM_STEP // 2)
+        self.zoom.setPageStep(ZOOM_STEP)
+        self.zoom.setValue(ICON_SIZE)
+        self.zoom.setFixedWidth(110)
+        self.zoom.setToolTip("Thumbnail size (Ctrl+plus / Ctrl+minus, Ctrl+wheel)")
+        self.zoom.valueChanged.connect(self.view.set_zoom)
+        self.zoom.valueChanged.connect(self._zoomed)
+        self.view.zoom_requested.connect(self.zoom_by)
+        for keys, step in ((QKeySequence.StandardKey.ZoomIn, 1), ("Ctrl+=", 1), (QKeySequence.StandardKey.ZoomOut, -1)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _c=False, s=step: self.zoom_by(s))
+            self.addAction(action)
         bar = QHBoxLayout()
         bar.addWidget(self.heading, 1)
         bar.addWidget(self.back_button)
+        bar.addWidget(self.zoom)
         bar.addWidget(self.count)
         self.notice_bar = NoticeBar()
         layout = QVBoxLayout(self)
@@ -124,6 +151,31 @@ class ResultsPane(QWidget):
         """A query's answer is still to come."""
         return self._query is not None and self._job is not None and not self._job.finished
 
+    def preview_current(self) -> None:
+        """Space: the current photo large, with previous/next."""
+        index = self.view.currentIndex()
+        if index.isValid():
+            self.large.show_items(self.model.items(), index.row())
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        return [self.model.item(r).path for r in rows]
+
+    def folders_loaded(self, rows: list) -> None:
+        """The library's folders (online or not), so empty results can say why."""
+        self._folders = list(rows)
+        self._update_heading()
+
+    def _zoomed(self, size: int) -> None:
+        if self.thumbnails.set_icon_size(size):  # sharper pictures for bigger cells
+            self.view.viewport().update()
+
+    def zoom_by(self, steps: int) -> None:
+        """Bigger (+) or smaller (-) thumbnails, one step per call."""
+        self.zoom.setValue(self.zoom.value() + steps * ZOOM_STEP)
+
     # ------------------------------------------------------------------ requests
     def search(self, sources: list, caption: str = "") -> None:
         """Rank the library by similarity to ``sources`` (several images: one mean query)."""
@@ -134,27 +186,47 @@ class ResultsPane(QWidget):
         self._query = Query(os.path.basename(path), photo_id=photo_id, path=path)
         self.rerun()
 
+    def set_regions(self, regions: list) -> None:
+        """Search by these parts of the query images (one per image, None = whole); the picture
+        and the query stay as they are."""
+        query = self._query
+        if query is None:
+            return
+        wanted = regions if any(r is not None for r in regions) else None
+        if wanted == query.regions:
+            return
+        self._query = dataclasses.replace(query, regions=wanted)
+        self.rerun(keep_preview=True)
+
     def set_ranking(self, ranking: RankingSettings) -> None:
         """New ranking stages: the shown query runs again with them."""
         self.ranking = ranking
         if self._query is not None:
             self._rerun.start()
 
-    def rerun(self) -> None:
-        """Run the current query (again)."""
+    def _rerun_keeping_preview(self) -> None:
+        self.rerun(keep_preview=True)
+
+    def rerun(self, keep_preview: bool = False) -> None:
+        """Run the current query (again); ``keep_preview``: the query panel keeps its picture."""
         query = self._query
         if query is None:
             return
-        library, ranking, k = self._library, self.ranking, self.count.value()
-        if query.photo_id is None:
-            sources = query.sources
-            fn = lambda _c, progress: queries.search_images(library, ranking, sources, k, progress)  # noqa: E731
+        library, ranking, k, regions = self._library, self.ranking, self.count.value(), query.regions
+        show = None if keep_preview else self.preview.emit
+        if query.photo_id is None or regions is not None:
+            # a region of a library photo is cut from the photo itself, not its stored vector
+            sources = query.sources if query.photo_id is None else [query.path or ""]
+            fn = lambda _c, progress: queries.search_images(
+                library, ranking, sources, k, progress if show else None, regions
+            )
         else:
             photo_id, path = query.photo_id, query.path or ""
             fn = lambda _c, progress: queries.similar_photos(library, ranking, photo_id, path, k, progress)  # noqa: E731
         self.view.set_empty_text("")
-        self._start(fn, self.preview.emit)
-        self.query_started.emit(query.caption)
+        self._start(fn, show)
+        if not keep_preview:
+            self.query_started.emit(query.caption)
         self.heading.setText(f"Searching for photos like {query.caption}…")
         self.back_button.setVisible(True)
 
@@ -253,6 +325,8 @@ class ResultsPane(QWidget):
             )
             if scope.library_empty:
                 self.view.set_empty_text(EMPTY_LIBRARY)
+            elif self._all_offline():
+                self.view.set_empty_text(self._offline_text())
             elif not scope.photos:
                 self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
             else:
@@ -260,13 +334,27 @@ class ResultsPane(QWidget):
         elif self.searching:
             text = f"Searching for photos like {query.caption}…"
         elif n:
-            text = f"{n} photos most like {query.caption}"
+            part = " (the part you selected)" if query.regions else ""
+            text = f"{n} photos most like {query.caption}{part}"
         else:
             text = f"No photos like {query.caption}"
             self.view.set_empty_text(
-                "No indexed photos to compare with yet. Add a folder, or wait for indexing to finish."
+                self._offline_text() if self._all_offline() else
+                EMPTY_LIBRARY if not self._folders else
+                "No indexed photos to compare with yet: indexing may still be running "
+                "(see the status bar). Results appear when it has embedded some photos."
             )
         self.heading.setText(text)
+
+    def _all_offline(self) -> bool:
+        return bool(self._folders) and not any(f.online for f in self._folders)
+
+    def _offline_text(self) -> str:
+        names = ", ".join(f.path for f in self._folders[:3]) + (" …" if len(self._folders) > 3 else "")
+        return (
+            f"All your folders are offline ({names}): reconnect the drive or mount the share, "
+            "and their photos come back without re-indexing."
+        )
 
     # ------------------------------------------------------------------ one photo
     def open_photo(self, path: str | None) -> None:
@@ -286,12 +374,19 @@ class ResultsPane(QWidget):
             return None
         path, photo_id = index.data(PathRole), index.data(PhotoIdRole)
         selected = [i.data(PathRole) for i in self.view.selectionModel().selectedIndexes()] or [path]
+        chosen = selected if path in selected else [path]
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_photo(path))
-        menu.addAction("Reveal in folder", lambda: photo_actions.reveal_in_folder(path))
+        menu.addAction("Show large (Space)", self.preview_current)
+        folders = list(dict.fromkeys(os.path.dirname(p) for p in chosen))[:10]
         menu.addAction(
-            "Copy path" if len(selected) == 1 else f"Copy {len(selected)} paths",
-            lambda: photo_actions.copy_path(selected if path in selected else [path]),
+            "Reveal in folder" if len(chosen) == 1 else f"Reveal {len(chosen)} photos ({len(folders)} folders)",
+            lambda: [photo_actions.reveal_in_folder(p) for p in ([path] if len(chosen) == 1 else
+                     [next(c for c in chosen if os.path.dirname(c) == f) for f in folders])],
+        )
+        menu.addAction(
+            "Copy path" if len(chosen) == 1 else f"Copy {len(chosen)} paths",
+            lambda: photo_actions.copy_path(chosen),
         )
         menu.addSeparator()
         menu.addAction("Find similar", lambda: self.find_similar(photo_id, path))

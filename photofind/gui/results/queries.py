@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
-from PySide6.QtGui import QImage, QImageReader, QPainter
+from PIL import Image
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+from PySide6.QtGui import QImage, QPainter
 
+from photofind.core.images.decode import ImageDecodeError, decode_image
+from photofind.core.images.region import Region
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
 from photofind.gui.results.model import ResultItem
@@ -27,12 +31,16 @@ def search_images(
     ranking: RankingSettings,
     sources: Sequence[str | bytes | QImage],
     k: int,
-    show_preview: Callable[[QImage], None],
+    show_preview: Callable[[QueryPreview], None] | None,
+    regions: Sequence[Region | None] | None = None,
 ) -> list[ResultItem]:
-    """Photos ranked by similarity to one or more images (the mean of their embeddings)."""
+    """Photos ranked by similarity to one or more images (the mean of their embeddings), or to
+    a region of each (one per image, None = the whole photo). ``show_preview`` None: the picture
+    is already shown (only the region changed)."""
     data = [as_source(s) for s in sources]
-    show_preview(compose_preview(data))
-    hits = library.searcher(ranking).search_image(data, k=k)
+    if show_preview is not None:
+        show_preview(compose_preview(data))
+    hits = library.searcher(ranking).search_image(data, k=k, regions=regions)
     return items_for(library, hits)
 
 
@@ -42,7 +50,7 @@ def similar_photos(
     photo_id: int,
     path: str,
     k: int,
-    show_preview: Callable[[QImage], None],
+    show_preview: Callable[[QueryPreview], None],
 ) -> list[ResultItem]:
     """Photos like a library photo, from its stored vector (the photo itself is not decoded
     for the search; raises ``LookupError`` when it has no vector yet)."""
@@ -87,47 +95,42 @@ def as_source(source: str | bytes | QImage) -> str | bytes:
 
 
 def read_scaled(source: str | bytes, size: int) -> QImage:
-    """A picture of ``source`` fitting ``size``x``size`` (upright, decoded at reduced size)."""
-    if isinstance(source, bytes):
-        buf = QBuffer()
-        buf.setData(QByteArray(source))
-        buf.open(QIODevice.OpenModeFlag.ReadOnly)
-        reader = QImageReader(buf)
-    else:
-        reader = QImageReader(source)
-    reader.setAutoTransform(True)
-    original = reader.size()
-    if original.isValid() and (original.width() > size or original.height() > size):
-        reader.setScaledSize(
-            original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
-        )
-    image = reader.read()
-    if image.isNull():
+    """A picture of ``source`` fitting ``size``x``size``, decoded by photofind's own decoder (the
+    formats the library indexes: HEIC, AVIF, CMYK JPEG, 16-bit PNG...), upright; a null QImage
+    when it cannot be read."""
+    try:
+        img = decode_image(source, min_side=size)
+    except (ImageDecodeError, OSError):
         return QImage()
-    if image.width() > size or image.height() > size:
-        image = image.scaled(
-            size,
-            size,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-    return image
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    data = img.tobytes("raw", "RGB")
+    return QImage(data, img.width, img.height, img.width * 3, QImage.Format.Format_RGB888).copy()
 
 
-def compose_preview(sources: Sequence[str | bytes], size: int = PREVIEW_SIZE) -> QImage:
+@dataclass(frozen=True)
+class QueryPreview:
+    """The picture of a query and where each query image sits in it (x, y, w, h in its pixels)."""
+
+    image: QImage
+    tiles: tuple[tuple[float, float, float, float], ...]
+
+
+def compose_preview(sources: Sequence[str | bytes], size: int = PREVIEW_SIZE) -> QueryPreview:
     """One picture of the query: the image itself, or up to four images tiled 2x2."""
     if len(sources) == 1:
-        return read_scaled(sources[0], size)
+        image = read_scaled(sources[0], size)
+        return QueryPreview(image, ((0.0, 0.0, float(image.width()), float(image.height())),))
     tile = size // 2
     canvas = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     canvas.fill(Qt.GlobalColor.transparent)
     painter = QPainter(canvas)
+    tiles = []
     for i, source in enumerate(sources[:4]):
         image = read_scaled(source, tile - 4)
-        if image.isNull():
-            continue
         x = (i % 2) * tile + (tile - image.width()) // 2
         y = (i // 2) * tile + (tile - image.height()) // 2
-        painter.drawImage(x, y, image)
+        tiles.append((float(x), float(y), float(image.width()), float(image.height())))
+        if not image.isNull():
+            painter.drawImage(x, y, image)
     painter.end()
-    return canvas
+    return QueryPreview(canvas, tuple(tiles))

@@ -71,6 +71,17 @@ class ThumbnailLoader(QObject):
             )
         return None
 
+    def set_icon_size(self, size: int) -> bool:
+        """Thumbnails for ``size``-pixel cells (at most the disk thumbnails' 256 px): a bigger
+        size drops the smaller pictures in memory so they load again sharp. True if it changed."""
+        size = min(max(self.icon_size, size), self.cache.size)
+        if size == self.icon_size:
+            return False
+        self.icon_size = size
+        self._pixmaps.clear()
+        self.cancel_pending()
+        return True
+
     def failed(self, path: str) -> bool:
         return path in self._pixmaps and self._pixmaps[path] is None
 
