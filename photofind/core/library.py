@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,19 @@ from photofind.core.images.thumbnails import ThumbnailCache
 from photofind.core.indexing.child import IndexChildBusy, run_index_in_child
 from photofind.core.indexing.indexer import IndexReport, ProgressCallback
 from photofind.core.indexing.job import IndexJob
+from photofind.core.indexing.trash import TrashFunction, TrashReport, default_trash, move_to_trash
 from photofind.core.indexing.scanner import storable_path
 from photofind.core.indexing.upgrade import UpgradeState, upgrade_state
 from photofind.core.models.embedder import Embedder, OnnxEmbedder
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
+from photofind.core.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
 from photofind.core.search.searcher import Searcher
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
+from photofind.store.photo_filter import PhotoFilter
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
 
 logger = logging.getLogger(__name__)
@@ -152,6 +155,23 @@ class Library:
         """The current model's own index, as searches read it (loaded or built in memory)."""
         info = self.model_info
         return self.indexes.model_index(info.model_id, info.dim)
+
+    def find_duplicates(
+        self,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        photo_filter: PhotoFilter | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[DuplicateGroup]:
+        """Near-duplicate groups among the photos searches show (read-only, no decoding; see
+        ``core/search/duplicates.py``)."""
+        previous = self.upgrade_state().previous
+        info = previous or self.model_info
+        return find_duplicates(
+            self.repo, self.indexes, info.model_id, info.dim, threshold=threshold,
+            photo_filter=photo_filter, settings=self.ranking, progress=progress, cancel=cancel,
+        )
 
     def upgrade_state(self) -> UpgradeState:
         """How far the move to the current model variant is (re-checked when the library changes)."""
@@ -306,6 +326,18 @@ class Library:
             if ids:
                 self.index_job().finish()
         return len(ids)
+
+    def trash_duplicates(
+        self, groups: Sequence[DuplicateGroup], *, trash: TrashFunction | None = None, lock_timeout: float = 0.0
+    ) -> TrashReport:
+        """Move every photo of ``groups`` except its keeper to the desktop's trash and forget
+        it (the only change photofind ever makes to a user's files: call it only when the user
+        asked). ``trash`` replaces ``send2trash`` (tests). See ``core/indexing/trash.py``."""
+        with self.writing(lock_timeout):
+            report, moved = move_to_trash(self.repo, groups, trash or default_trash())
+            if moved:
+                self.index_job().finish()
+        return report
 
     def rebuild_index(self) -> int:
         """Rebuild the search model's index files from SQLite; returns the number of vectors."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from photofind.store.blobs import GENERATION_KEY
 from photofind.store.blobs import chunks as _chunks
 from photofind.store.embedding_reads import EmbeddingReads
+from photofind.store.photo_filter import FilteredReads
 from photofind.store.schema import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -120,7 +121,7 @@ def _embedded_flag(model_id: str | None):  # type: ignore[no-untyped-def]
     return case((exists, 1), else_=0).label("embedded")
 
 
-class Repository(EmbeddingReads):
+class Repository(EmbeddingReads, FilteredReads):
     """All reads and writes of the library database (embedding reads: ``EmbeddingReads``)."""
 
     def __init__(self, engine: Engine) -> None:
