@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-dba", action="store_true", help="switch off neighbour augmentation (DBA)")
     p.add_argument("--no-qe", action="store_true", help="switch off query expansion")
     p.add_argument("--diffusion", action="store_true", help="add kNN-graph diffusion re-ranking")
-
+    add_filter_arguments(p)
 
     p = sub.add_parser("duplicates", parents=[common], help="near-duplicate photos, with the one to keep")
     p.add_argument("--threshold", type=float, help="model similarity from which photos are duplicates (default: measured, see bench/duplicates.py)")

@@ -98,11 +98,11 @@ def _group_json(group: DuplicateGroup) -> dict[str, object]:
 def _photo_json(p: DuplicatePhoto) -> dict[str, object]:
     return {
         "path": p.path, "width": p.width, "height": p.height, "size": p.size,
-        "taken": _iso(p.taken), "similarity": round(p.similarity, 4),
+        "taken": iso_time(p.taken), "similarity": round(p.similarity, 4),
     }
 
 
-def _iso(taken: float | None) -> str | None:
+def iso_time(taken: float | None) -> str | None:
     if taken is None:
         return None
     return dt.datetime.fromtimestamp(taken).isoformat(timespec="seconds")
@@ -122,7 +122,7 @@ def _print_groups(groups: list[DuplicateGroup]) -> None:
         for p in g.photos:
             mark = "keep" if p is g.keep else "    "
             size = f"{p.width or '?'}x{p.height or '?'}"
-            taken = _iso(p.taken) or "-"
+            taken = iso_time(p.taken) or "-"
             print(f"  {mark}  {p.similarity:.4f}  {size:>11}  {_mb(p.size):>9}  {taken:19}  {p.path}")
         spare += sum(p.size for p in g.others)
     n_others = sum(len(g.others) for g in groups)

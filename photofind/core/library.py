@@ -135,14 +135,14 @@ class Library:
         return [p for p in [raw, *reversed(ranked)] if p.exists()]
 
     # ------------------------------------------------------------------ reading
-    def searcher(self, settings: RankingSettings | None = None) -> Searcher:
+    def searcher(self, settings: RankingSettings | None = None, photo_filter: PhotoFilter | None = None) -> Searcher:
         """A read-only searcher; ``settings`` switch ranking stages (default: ``self.ranking``).
         While the library moves to a new variant of its model, the previous variant's complete
         vectors are searched (``indexing/upgrade.py``)."""
         settings = settings or self.ranking
         previous = self.upgrade_state().previous
         embedder = self.embedder if previous is None else self._previous_embedder(previous)
-        return Searcher(self.repo, embedder, self.indexes, settings)
+        return Searcher(self.repo, embedder, self.indexes, settings, photo_filter)
 
     def warm_up(self) -> None:
         """Create the model session and load the indexes searches use now (call it off the GUI

@@ -82,17 +82,11 @@ class PhotoFilter:
         if self.types:
             lowered = func.lower(photos.c.path)
             out.append(or_(*(lowered.like(f"%{ext}") for t in sorted(self.types) for ext in FILE_TYPES[t])))
-        taken = _taken_column()
-        if taken is not None:
-            if self.taken_after is not None:
-                out.append(taken >= float(self.taken_after))
-            if self.taken_before is not None:
-                out.append(taken < float(self.taken_before))
+        if self.taken_after is not None:
+            out.append(photos.c.taken >= float(self.taken_after))
+        if self.taken_before is not None:
+            out.append(photos.c.taken < float(self.taken_before))
         return out
-
-
-def _taken_column():  # type: ignore[no-untyped-def]
-    return photos.c.get("taken")
 
 
 class FilteredReads:
@@ -136,3 +130,25 @@ class FilteredReads:
             for fp, photo_id in conn.execute(query):
                 groups.setdefault(fp, []).append(int(photo_id))
         return list(groups.values())
+
+    def taken_sources(self) -> dict[str, int]:
+        """How many ok photos got their date taken from where (``None``: not read yet)."""
+        query = (
+            select(photos.c.taken_source, func.count())
+            .where(photos.c.status == STATUS_OK)
+            .group_by(photos.c.taken_source)
+        )
+        with self.engine.connect() as conn:
+            return {str(src) if src is not None else "pending": int(n) for src, n in conn.execute(query)}
+
+    def photos_with_taken_source(self, source: str, limit: int | None = None) -> list[str]:
+        """Paths of the ok photos whose date taken came from ``source`` (e.g. broken EXIF)."""
+        query = (
+            select(photos.c.path)
+            .where(photos.c.taken_source == source, photos.c.status == STATUS_OK)
+            .order_by(photos.c.path)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())

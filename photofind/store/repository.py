@@ -64,6 +64,7 @@ class PhotoRow:
     skip_reason: str | None
     online: bool = True
     embedded: bool = False
+    taken: float | None = None  #: date taken, epoch seconds (None until the index job read it)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def _photo_columns():  # type: ignore[no-untyped-def]
         photos.c.status,
         photos.c.skip_reason,
         folders.c.online,
+        photos.c.taken,
     )
 
 
@@ -107,6 +109,7 @@ def _photo_row(row, embedded: bool = False) -> PhotoRow:  # type: ignore[no-unty
         skip_reason=row.skip_reason,
         online=bool(row.online),
         embedded=embedded,
+        taken=row.taken,
     )
 
 
