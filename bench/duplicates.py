@@ -193,7 +193,7 @@ def scale(args: argparse.Namespace) -> int:
         with lib.repo.write() as w:
             now = time.time()
             w.conn.execute(insert(photos), [
-                dict(id=i + 1, folder_id=row.id, path=str(folder / f"{i:07d}.jpg"), size=100_000 + i,
+                dict(id=i + 1, folder_id=row.id, path=str(folder / ("one-percent" if i % 100 == 0 else "rest") / f"{i:07d}.jpg"), size=100_000 + i,
                      mtime_ns=i, fingerprint=f"fp{i}", width=640, height=480, status=STATUS_OK,
                      added_at=now, updated_at=now) for i in range(n)
             ])
@@ -221,9 +221,38 @@ def scale(args: argparse.Namespace) -> int:
         print(f"duplicates over {n} photos: {took:.1f} s (bar < 60 s: {'PASS' if took < 60 else 'FAIL'}), "
               f"{len(groups)} groups, {sum(len(g.photos) for g in groups)} photos in groups; "
               f"peak RSS {peak_rss_mb():.0f} MB (before the search side loaded: {rss0:.0f} MB); "
-              f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+              f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+        filtered_searches(lib, folder / "one-percent", base, args.queries, rng)
         lib.close()
     return 0
+
+
+def filtered_searches(lib, folder: Path, base: np.ndarray, queries: int, rng) -> None:  # type: ignore[no-untyped-def]
+    """Whole searches (default ranking, k = 20, from a query vector) with and without a filter
+    that keeps 1 % of the library, interleaved: median and p95 ms."""
+    from photofind.core.search.ranking import RankingSettings
+    from photofind.store.photo_filter import PhotoFilter
+
+    from search import noisy_copies
+
+    filt = PhotoFilter.for_folder(folder)
+    kept = len(lib.repo.shown_ids(lib.model_info.model_id, filt))
+    plain, narrow = lib.searcher(RankingSettings()), lib.searcher(RankingSettings(), filt)
+    qs = noisy_copies(base[rng.choice(len(base), queries)], 1, 0.9, rng)
+    plain.search_vector(qs[0], 20), narrow.search_vector(qs[0], 20)  # warm up
+    times: dict[str, list[float]] = {"unfiltered": [], "1 % filter": []}
+    short = 0
+    for q in qs:
+        for name, s in (("unfiltered", plain), ("1 % filter", narrow)):
+            t0 = time.perf_counter()
+            hits = s.search_vector(q, 20)
+            times[name].append((time.perf_counter() - t0) * 1e3)
+            short += name != "unfiltered" and len(hits) < 20
+    load = os.getloadavg()
+    for name, ts in times.items():
+        print(f"search {name}: median {np.median(ts):.1f} ms, p95 {np.percentile(ts, 95):.1f} ms over {len(ts)} queries"
+              + (f" (filter keeps {kept} photos; {short} searches returned fewer than 20)" if name != "unfiltered" else ""))
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--edit-every", type=int, default=2, help="edit every n-th photo (default 2: half of them)")
     p.add_argument("--scale", type=int, help="time the finder over this many real-derived vectors instead")
     p.add_argument("--noise-cos", type=float, default=0.9, help="--scale: cosine of each replica to its source")
+    p.add_argument("--queries", type=int, default=200, help="--scale: filtered vs unfiltered searches")
     args = p.parse_args(argv)
     quiet_logs()
     return scale(args) if args.scale else quality(args)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from photofind.config import Paths
 from photofind.core.search.duplicates import DuplicatePhoto, keeper_key
+from photofind.core.search.ranking import RankingSettings
 from photofind.store.photo_filter import PhotoFilter, parse_types
 from photofind.store.repository import PhotoRow
 from tests.fake_library import library_with
@@ -27,15 +28,17 @@ def _resized(src: Path, dest: Path, factor: float) -> Path:
     return dest
 
 
-@pytest.fixture
-def library(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["model index", "ranking space"])
+def library(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     photos = tmp_path / "photos"
     originals = write_photos(photos, range(8))
     _resized(originals[0], photos / "0_small.jpg", 0.5)
     (photos / "sub").mkdir()
     _resized(originals[1], photos / "sub" / "1_small.jpg", 0.5)
     shutil.copyfile(originals[2], photos / "sub" / "2_copy.jpg")  # exact copy: same fingerprint
-    lib = library_with(Paths(tmp_path / "data"), FakeEmbedder())
+    # a small library searches the model's own index; with min_photos lowered, a ranking space
+    ranking = RankingSettings(min_photos=5) if request.param == "ranking space" else None
+    lib = library_with(Paths(tmp_path / "data"), FakeEmbedder(), ranking=ranking)
     lib.add_folder(photos)
     lib.run_index()
     yield lib, photos
@@ -48,6 +51,8 @@ def _paths(groups) -> list[set[str]]:  # type: ignore[no-untyped-def]
 
 def test_copies_are_grouped_with_their_original_and_the_largest_is_kept(library) -> None:  # type: ignore[no-untyped-def]
     lib, photos = library
+    space = lib.indexes.space(FakeEmbedder.model_id, FakeEmbedder.dim, lib.ranking.space)
+    assert (space is not None) == (lib.ranking.min_photos == 5)
     groups = lib.find_duplicates(threshold=THRESHOLD)
     assert sorted(_paths(groups), key=sorted) == [
         {"0.jpg", "0_small.jpg"}, {"1.jpg", "1_small.jpg"}, {"2.jpg", "2_copy.jpg"},

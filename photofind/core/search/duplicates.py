@@ -34,6 +34,10 @@ DEFAULT_THRESHOLD = 0.90
 #: Neighbours asked of the index per photo (bursts larger than this still join by chaining).
 NEIGHBOURS = 8
 _CHUNK = 2048
+#: Candidates whose similarity in the ranking space is below this are not checked against the
+#: model vectors (their model similarity is far below any useful threshold; bench/duplicates.py
+#: shows the recall it costs: none at the default).
+SPACE_FLOOR = 0.5
 
 Progress = Callable[[int, int], None]
 
@@ -122,6 +126,7 @@ def find_duplicates(
     photo_filter: PhotoFilter | None = None,
     settings: RankingSettings | None = None,
     neighbours: int = NEIGHBOURS,
+    space_floor: float = SPACE_FLOOR,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> list[DuplicateGroup]:
@@ -134,14 +139,32 @@ def find_duplicates(
     allowed = repo.shown_ids(model_id, photo_filter)
     allowed = allowed[np.isin(allowed, index.ids(), assume_unique=True)]
     uf = _UnionFind()
-    pairs = 0
-    for start in range(0, len(allowed), _CHUNK):
+    pairs = checked = done = 0
+    for ids, raw in repo.embedding_chunks(model_id, chunk=_CHUNK):  # id order, one read each
         if cancel is not None and cancel.is_set():
             break
-        chunk = allowed[start : start + _CHUNK]
-        pairs += _join_neighbours(repo, index, model_id, chunk, allowed, threshold, neighbours, uf)
+        keep = np.isin(ids, allowed, assume_unique=True)
+        if not keep.any():
+            continue
+        ids, raw = ids[keep], _unit(raw[keep])
+        query = space.project(raw) if space is not None else raw
+        n_ids, n_sims = index.search_many(query, neighbours + 1)
+        a = np.repeat(ids, n_ids.shape[1])
+        b, s = n_ids.reshape(-1), n_sims.reshape(-1)
+        # the model index holds the model's own vectors: its similarity is the one to check
+        floor = space_floor if space is not None else threshold
+        m = (a != b) & (s >= floor) & np.isin(b, allowed, assume_unique=False)
+        a, b, s = a[m], b[m], s[m]
+        checked += len(a)
+        if space is not None and len(a):
+            s = _model_similarities(repo, model_id, ids, raw, a, b)
+        hits = s >= threshold
+        for x, y in zip(a[hits].tolist(), b[hits].tolist()):
+            uf.union(x, y)
+        pairs += int(hits.sum())
+        done += len(ids)
         if progress is not None:
-            progress(min(start + _CHUNK, len(allowed)), len(allowed))
+            progress(done, len(allowed))
     allowed_set = set(allowed.tolist())
     for same in repo.same_content_groups():
         members = [i for i in same if i in allowed_set]
@@ -149,51 +172,45 @@ def find_duplicates(
             uf.union(members[0], other)
     groups = _describe(repo, model_id, uf.groups())
     logger.info(
-        "duplicates: %d groups (%d photos) among %d photos, %d pairs >= %.3f, in %.1f s",
-        len(groups), sum(len(g.photos) for g in groups), len(allowed), pairs, threshold,
+        "duplicates: %d groups (%d photos) among %d photos; %d candidate pairs checked, %d >= %.3f; %.1f s",
+        len(groups), sum(len(g.photos) for g in groups), len(allowed), checked, pairs, threshold,
         time.perf_counter() - started,
     )
     return groups
 
 
-def _join_neighbours(
-    repo: Repository, index, model_id: str, chunk: np.ndarray, allowed: np.ndarray,  # type: ignore[no-untyped-def]
-    threshold: float, neighbours: int, uf: _UnionFind,
-) -> int:
-    """Union the pairs (chunk photo, one of its index neighbours) whose model vectors reach
-    ``threshold``; returns how many pairs did."""
-    n_ids, _ = index.search_many(index.vectors(chunk), neighbours + 1)
-    a = np.repeat(chunk, n_ids.shape[1])
-    b = n_ids.reshape(-1)
-    keep = (a != b) & np.isin(b, allowed)
-    # each unordered pair once
-    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    if len(lo) == 0:
-        return 0
-    pair_keys = np.unique(np.stack([lo, hi], axis=1), axis=0)
-    wanted = np.unique(pair_keys.reshape(-1))
-    vectors = _unit_rows(repo, wanted, model_id)
-    row_of = {int(i): j for j, i in enumerate(wanted.tolist())}
-    ia = np.fromiter((row_of[int(i)] for i in pair_keys[:, 0]), np.int64, len(pair_keys))
-    ib = np.fromiter((row_of[int(i)] for i in pair_keys[:, 1]), np.int64, len(pair_keys))
-    sims = np.einsum("ij,ij->i", vectors[ia], vectors[ib])
-    hits = pair_keys[sims >= threshold]
-    for x, y in hits.tolist():
-        uf.union(x, y)
-    return len(hits)
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _model_similarities(
+    repo: Repository, model_id: str, ids: np.ndarray, raw: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Model cosine similarity of each pair (a in the chunk ``ids``/``raw``, b anywhere); pairs
+    whose b has no stored vector get -1."""
+    outside = np.setdiff1d(np.unique(b), ids)
+    got_ids, got = repo.embedding_matrix(outside.tolist(), model_id) if len(outside) else (np.zeros(0, np.int64), raw[:0])
+    all_ids = np.concatenate([ids, got_ids])
+    all_vec = np.concatenate([raw, _unit(got) if len(got) else raw[:0]])
+    order = np.argsort(all_ids, kind="stable")
+    sorted_ids = all_ids[order]
+    pos = np.minimum(np.searchsorted(sorted_ids, b), len(sorted_ids) - 1)
+    present = sorted_ids[pos] == b
+    vb = all_vec[order[pos]]
+    va = raw[np.searchsorted(ids, a)]
+    sims = np.einsum("ij,ij->i", va, vb)
+    return np.where(present, sims, -1.0)
 
 
 def _unit_rows(repo: Repository, ids: np.ndarray, model_id: str) -> np.ndarray:
     """Unit model vectors of ``ids`` in their order (zero rows for ids without one)."""
-    stored = repo.embeddings_by_ids(ids.tolist(), model_id)
-    dim = len(next(iter(stored.values()))) if stored else 1
-    out = np.zeros((len(ids), dim), np.float32)
+    got_ids, got = repo.embedding_matrix(ids.tolist(), model_id)
+    out = np.zeros((len(ids), got.shape[1] if len(got) else 1), np.float32)
+    row_of = {int(i): j for j, i in enumerate(got_ids.tolist())}
     for j, i in enumerate(ids.tolist()):
-        v = stored.get(i)
-        if v is not None:
-            out[j] = v
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out
+        if i in row_of:
+            out[j] = got[row_of[i]]
+    return _unit(out)
 
 
 def _describe(repo: Repository, model_id: str, id_groups: Sequence[Sequence[int]]) -> list[DuplicateGroup]:
