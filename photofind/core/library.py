@@ -70,6 +70,7 @@ class Library:
         embedder: Embedder | None = None,
         ranking: RankingSettings | None = None,
         convert_model_in_child: bool = False,
+        trash: TrashFunction | None = None,
     ) -> None:
         """``model_info`` and ``embedder`` replace what ``model`` would resolve to and the ONNX
         session made from it (tests hand in fakes; an embedder alone needs no model_info).
@@ -98,6 +99,8 @@ class Library:
         self._model_info = model_info
         self._embedder = embedder
         self._convert_in_child = convert_model_in_child
+        #: Moves one file to the desktop's trash (default: ``send2trash``; tests hand in their own).
+        self.trash = trash
         self._previous_embedders: dict[str, Embedder] = {}
         self._upgrade: tuple[int, UpgradeState] | None = None
         self._parts_lock = threading.Lock()  # creating the model session once, whichever thread asks
@@ -334,7 +337,7 @@ class Library:
         it (the only change photofind ever makes to a user's files: call it only when the user
         asked). ``trash`` replaces ``send2trash`` (tests). See ``core/indexing/trash.py``."""
         with self.writing(lock_timeout):
-            report, moved = move_to_trash(self.repo, groups, trash or default_trash())
+            report, moved = move_to_trash(self.repo, groups, trash or self.trash or default_trash())
             if moved:
                 self.index_job().finish()
         return report
