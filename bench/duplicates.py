@@ -40,12 +40,18 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, load_dataset, model_info, open_library, peak_rss_mb, quiet_logs
+from _common import DATA, cpu_seconds, load_dataset, model_info, open_library, quiet_logs
 
 from photofind.core.search.duplicates import find_duplicates
 
 EDITS = ("half", "q35", "crop90", "bright20", "noexif")
 THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96)
+
+
+def rss_now() -> float:
+    """Current resident set size in MB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
 
 
 def edit(src: Path, kind: str, dest: Path) -> None:
@@ -225,15 +231,15 @@ def scale(args: argparse.Namespace) -> int:
         print("ranking space:", update_ranking_space(lib.repo, info.model_id, info.dim, lib.index_path(info.model_id),
                                                      lib.ranking.space), f"({time.perf_counter() - t0:.0f} s, the index job's work)", flush=True)
         lib.close()
-        rss0 = peak_rss_mb()
+        rss0 = rss_now()
         lib = open_library(Path(tmp) / "data", info)
         load = os.getloadavg()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         groups = lib.find_duplicates()
-        took = time.perf_counter() - t0
-        print(f"duplicates over {n} photos: {took:.1f} s (bar < 60 s: {'PASS' if took < 60 else 'FAIL'}), "
+        took, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        print(f"duplicates over {n} photos: {took:.1f} s wall, {cpu:.1f} s CPU (bar < 60 s: {'PASS' if took < 60 else 'FAIL'}), "
               f"{len(groups)} groups, {sum(len(g.photos) for g in groups)} photos in groups; "
-              f"peak RSS {peak_rss_mb():.0f} MB (before the search side loaded: {rss0:.0f} MB); "
+              f"RSS {rss_now():.0f} MB after (before opening the library: {rss0:.0f} MB); "
               f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
         filtered_searches(lib, folder / "one-percent", base, args.queries, rng)
         lib.close()
