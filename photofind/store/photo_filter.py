@@ -75,8 +75,10 @@ class PhotoFilter:
         """SQL conditions on ``photos`` (AND them)."""
         out: list[Any] = []
         if self.folder:
+            # a range on the path index: every path below "<folder>/" sorts before "<folder>0"
+            # ("0" follows os.sep "/" in UTF-8 byte order, which is SQLite's and Python's)
             prefix = os.path.join(self.folder, "")
-            out.append(func.substr(photos.c.path, 1, len(prefix)) == prefix)
+            out.append(and_(photos.c.path >= prefix, photos.c.path < prefix[:-1] + chr(ord(prefix[-1]) + 1)))
         if self.min_pixels:
             out.append(photos.c.width * photos.c.height >= int(self.min_pixels))
         if self.types:
@@ -94,16 +96,18 @@ class FilteredReads:
 
     engine: Engine
 
-    def shown_ids(self, model_id: str, photo_filter: PhotoFilter | None = None) -> np.ndarray:
-        """Sorted ids of the photos a search may show (embedded with ``model_id``, ok, folder
-        online) that pass ``photo_filter``."""
+    def shown_ids(self, model_id: str | None, photo_filter: PhotoFilter | None = None) -> np.ndarray:
+        """Sorted ids of the photos a search may show (ok, folder online, and embedded with
+        ``model_id`` unless it is None: a caller that checks its index itself skips that join)
+        that pass ``photo_filter``."""
+        joined = photos.join(folders, folders.c.id == photos.c.folder_id)
+        if model_id is not None:
+            joined = joined.join(
+                embeddings, and_(embeddings.c.photo_id == photos.c.id, embeddings.c.model_id == model_id)
+            )
         query = (
             select(photos.c.id)
-            .select_from(
-                photos.join(folders, folders.c.id == photos.c.folder_id).join(
-                    embeddings, and_(embeddings.c.photo_id == photos.c.id, embeddings.c.model_id == model_id)
-                )
-            )
+            .select_from(joined)
             .where(photos.c.status == STATUS_OK, folders.c.online.is_(True))
             .order_by(photos.c.id)
         )

@@ -28,10 +28,12 @@ class FilteredIndex:
 
     def __init__(self, index: VectorIndex, allowed: np.ndarray) -> None:
         self.index = index
-        live = index.ids()
-        self.allowed = np.intersect1d(np.asarray(allowed, np.int64), live, assume_unique=True)
-        self._total = max(1, len(live))
-        self.exact = len(self.allowed) <= EXACT_MAX or len(self.allowed) < EXACT_SHARE * self._total
+        allowed = np.asarray(allowed, np.int64)
+        self._total = max(1, len(index))
+        self.exact = len(allowed) <= EXACT_MAX or len(allowed) < EXACT_SHARE * self._total
+        if self.exact:  # only photos the index holds (one that is being added is not searched yet)
+            allowed = allowed[np.fromiter((index.contains(i) for i in allowed.tolist()), bool, len(allowed))]
+        self.allowed = allowed  # sorted; for a broad filter an upper bound of what the index holds
         self._vectors: np.ndarray | None = None
 
     @property

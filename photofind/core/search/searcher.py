@@ -153,7 +153,7 @@ class Searcher:
         started = time.perf_counter()
         k = max(0, int(k))
         if self.photo_filter is not None:
-            index = FilteredIndex(index, self.repo.shown_ids(self.embedder.model_id, self.photo_filter))  # type: ignore[assignment]
+            index = FilteredIndex(index, self.repo.shown_ids(None, self.photo_filter))  # type: ignore[assignment]
         available = len(index)
         s = self.settings
         if s.query_expansion and available > 1 and k > 0:
