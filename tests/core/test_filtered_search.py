@@ -43,10 +43,12 @@ def test_a_filtered_search_returns_the_k_best_that_pass(library, monkeypatch, pa
     if path == "widened":
         monkeypatch.setattr(filtered, "EXACT_MAX", 0)
         monkeypatch.setattr(filtered, "EXACT_SHARE", 0.0)
+    lib.indexes.close()  # no filtered view kept from the other path
     query_path = photos / "a" / "3.jpg"  # a photo outside the filtered folder
     searcher = lib.searcher(RankingSettings.plain(), PhotoFilter.for_folder(photos / "b"))
     query = searcher.embed_query(query_path)
     hits = searcher.search_vector(query, k=10)
+    assert searcher.indexes.filtered(searcher.index, searcher.photo_filter).exact == (path == "exact")
     assert len(hits) == 10
     assert all(Path(h.path).parent.name == "b" for h in hits)
     assert [h.photo_id for h in hits] == _truth(lib, query, photos / "b", 10)

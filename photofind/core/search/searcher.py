@@ -25,7 +25,6 @@ import numpy as np
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
 from photofind.core.images.region import Region
-from photofind.core.search.filtered import FilteredIndex
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
@@ -153,7 +152,7 @@ class Searcher:
         started = time.perf_counter()
         k = max(0, int(k))
         if self.photo_filter is not None:
-            index = FilteredIndex(index, self.repo.shown_ids(None, self.photo_filter))  # type: ignore[assignment]
+            index = self.indexes.filtered(index, self.photo_filter)  # type: ignore[assignment]
         available = len(index)
         s = self.settings
         if s.query_expansion and available > 1 and k > 0:
