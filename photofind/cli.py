@@ -29,6 +29,7 @@ from photofind.cli_commands import (
     ranking_settings,
 )
 from photofind.cli_commands import error as _error
+from photofind.cli_duplicates import add_filter_arguments, cmd_duplicates
 from photofind.config import get_paths
 from photofind.logs import FILE_ONLY, add_log_file
 from photofind.logs import setup_logging as _setup_console_logging
@@ -109,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-dba", action="store_true", help="switch off neighbour augmentation (DBA)")
     p.add_argument("--no-qe", action="store_true", help="switch off query expansion")
     p.add_argument("--diffusion", action="store_true", help="add kNN-graph diffusion re-ranking")
+    add_filter_arguments(p)
+
+    p = sub.add_parser("duplicates", parents=[common], help="near-duplicate photos, with the one to keep")
+    p.add_argument("--threshold", type=float, help="model similarity from which photos are duplicates (default: measured, see bench/duplicates.py)")
+    p.add_argument("--json", action="store_true", help='print {"groups": [{"keep", "photos": [...]}]}')
+    p.add_argument("--trash", action="store_true", help="move every photo but each group's keeper to the desktop's trash (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --trash: do not ask")
+    add_filter_arguments(p)
 
     p = sub.add_parser("folders", parents=[common], help="list, add or remove library folders")
     p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
@@ -163,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     add_log_file(get_paths(args.data_dir), catch_uncaught=True)
     logger.info("photofind %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
-    handler = COMMANDS[args.command]
+    handler = {**COMMANDS, "duplicates": cmd_duplicates}[args.command]
     from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
     from photofind.core.images.decode import ImageDecodeError

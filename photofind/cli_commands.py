@@ -93,16 +93,24 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from photofind.cli_duplicates import iso_time, photo_filter
+
     regions = getattr(args, "region", None)
     if regions is not None and len(regions) != len(args.images):
         error(f"--region: give one region per query image ({len(regions)} regions, {len(args.images)} images)")
         return EXIT_USAGE
+    try:
+        filt = photo_filter(args)
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
     lib = open_library(args)
-    searcher = lib.searcher(ranking_settings(args))
+    searcher = lib.searcher(ranking_settings(args), filt)
     hits = searcher.search_image(args.images, k=args.top, regions=regions)
     if args.json:
         query = args.images[0] if len(args.images) == 1 else args.images
-        data = {"query": query, "model": searcher.embedder.model_id, "hits": [h.to_dict() for h in hits]}
+        out = [{**h.to_dict(), "taken": iso_time(h.taken)} for h in hits]
+        data = {"query": query, "model": searcher.embedder.model_id, "hits": out}
         if regions is not None:
             data["regions"] = [r.text() for r in regions]
         print_json(data)
@@ -110,7 +118,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("No photos in the library yet (photofind index FOLDER)."
             if lib.repo.embedding_count(searcher.embedder.model_id) == 0
-            else "No matches.")
+            else "No photos match these filters." if filt is not None else "No matches.")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:3d}  {hit.score:.4f}  {hit.path}")
     return EXIT_OK
@@ -182,6 +190,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "searching_with": lib.search_model_id,
         "upgrade_backlog": lib.upgrade_state().backlog,
         "log_file": str(lib.paths.log_file),
+        "taken": lib.repo.taken_sources(),
+        "bad_exif_dates": lib.repo.photos_with_taken_source("bad-exif"),
     }
     if args.json:
         print_json(data)
@@ -198,6 +208,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"Skipped:    {stats.skipped}")
     for reason, n in stats.skip_reasons.items():
         print(f"  {n:6d}  {reason}")
+    taken = data["taken"]
+    print(
+        f"Date taken: {taken.get('exif', 0)} from EXIF, {taken.get('file', 0)} file time (no EXIF date), "
+        f"{taken.get('bad-exif', 0)} file time (broken or absurd EXIF date)"
+        + (f", {taken['pending']} not read yet (photofind index)" if taken.get("pending") else "")
+    )
+    for path in data["bad_exif_dates"][:10]:
+        print(f"  bad EXIF date: {path}")
+    if len(data["bad_exif_dates"]) > 10:
+        print(f"  ... and {len(data['bad_exif_dates']) - 10} more (photofind stats --json)")
     print(f"Index:      {data['index_bytes'] / 1e6:.1f} MB  {index_file}")
     print(f"Database:   {data['db_bytes'] / 1e6:.1f} MB  {lib.paths.db_path}")
     print(f"Log file:   {data['log_file']}")

@@ -22,6 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # The tests, and the photofind processes they start, never write the user's log file
 # (photofind/config.py): one temporary log folder for the whole run.
 os.environ.setdefault("PHOTOFIND_LOG_DIR", tempfile.mkdtemp(prefix="photofind-test-logs-"))
+# ... nor put anything in the user's trash: send2trash's home trash is $XDG_DATA_HOME/Trash (read
+# when it is imported); tests that move photos to the trash hand in their own trash function,
+# or run the CLI with HOME and XDG_DATA_HOME in their temp folder (tests/e2e/test_cli_duplicates.py).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="photofind-test-xdg-data-")
 
 #: Where the real photo sets are looked for.
 SHARED_DATA = Path(os.environ.get("PHOTOFIND_TEST_DATA") or REPO_ROOT / ".." / "shared" / "data").resolve()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,19 @@ from photofind.core.images.thumbnails import ThumbnailCache
 from photofind.core.indexing.child import IndexChildBusy, run_index_in_child
 from photofind.core.indexing.indexer import IndexReport, ProgressCallback
 from photofind.core.indexing.job import IndexJob
+from photofind.core.indexing.trash import TrashFunction, TrashReport, default_trash, move_to_trash
 from photofind.core.indexing.scanner import storable_path
 from photofind.core.indexing.upgrade import UpgradeState, upgrade_state
 from photofind.core.models.embedder import Embedder, OnnxEmbedder
 from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
 from photofind.core.models.spec import ModelInfo
+from photofind.core.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
 from photofind.core.search.searcher import Searcher
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.db import is_read_only, open_database
+from photofind.store.photo_filter import PhotoFilter
 from photofind.store.repository import FolderRow, Repository, normalise_folder_path
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class Library:
         embedder: Embedder | None = None,
         ranking: RankingSettings | None = None,
         convert_model_in_child: bool = False,
+        trash: TrashFunction | None = None,
     ) -> None:
         """``model_info`` and ``embedder`` replace what ``model`` would resolve to and the ONNX
         session made from it (tests hand in fakes; an embedder alone needs no model_info).
@@ -95,6 +99,8 @@ class Library:
         self._model_info = model_info
         self._embedder = embedder
         self._convert_in_child = convert_model_in_child
+        #: Moves one file to the desktop's trash (default: ``send2trash``; tests hand in their own).
+        self.trash = trash
         self._previous_embedders: dict[str, Embedder] = {}
         self._upgrade: tuple[int, UpgradeState] | None = None
         self._parts_lock = threading.Lock()  # creating the model session once, whichever thread asks
@@ -132,14 +138,14 @@ class Library:
         return [p for p in [raw, *reversed(ranked)] if p.exists()]
 
     # ------------------------------------------------------------------ reading
-    def searcher(self, settings: RankingSettings | None = None) -> Searcher:
+    def searcher(self, settings: RankingSettings | None = None, photo_filter: PhotoFilter | None = None) -> Searcher:
         """A read-only searcher; ``settings`` switch ranking stages (default: ``self.ranking``).
         While the library moves to a new variant of its model, the previous variant's complete
         vectors are searched (``indexing/upgrade.py``)."""
         settings = settings or self.ranking
         previous = self.upgrade_state().previous
         embedder = self.embedder if previous is None else self._previous_embedder(previous)
-        return Searcher(self.repo, embedder, self.indexes, settings)
+        return Searcher(self.repo, embedder, self.indexes, settings, photo_filter)
 
     def warm_up(self) -> None:
         """Create the model session and load the indexes searches use now (call it off the GUI
@@ -152,6 +158,23 @@ class Library:
         """The current model's own index, as searches read it (loaded or built in memory)."""
         info = self.model_info
         return self.indexes.model_index(info.model_id, info.dim)
+
+    def find_duplicates(
+        self,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        photo_filter: PhotoFilter | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[DuplicateGroup]:
+        """Near-duplicate groups among the photos searches show (read-only, no decoding; see
+        ``core/search/duplicates.py``)."""
+        previous = self.upgrade_state().previous
+        info = previous or self.model_info
+        return find_duplicates(
+            self.repo, self.indexes, info.model_id, info.dim, threshold=threshold,
+            photo_filter=photo_filter, settings=self.ranking, progress=progress, cancel=cancel,
+        )
 
     def upgrade_state(self) -> UpgradeState:
         """How far the move to the current model variant is (re-checked when the library changes)."""
@@ -306,6 +329,18 @@ class Library:
             if ids:
                 self.index_job().finish()
         return len(ids)
+
+    def trash_duplicates(
+        self, groups: Sequence[DuplicateGroup], *, trash: TrashFunction | None = None, lock_timeout: float = 0.0
+    ) -> TrashReport:
+        """Move every photo of ``groups`` except its keeper to the desktop's trash and forget
+        it (the only change photofind ever makes to a user's files: call it only when the user
+        asked). ``trash`` replaces ``send2trash`` (tests). See ``core/indexing/trash.py``."""
+        with self.writing(lock_timeout):
+            report, moved = move_to_trash(self.repo, groups, trash or self.trash or default_trash())
+            if moved:
+                self.index_job().finish()
+        return report
 
     def rebuild_index(self) -> int:
         """Rebuild the search model's index files from SQLite; returns the number of vectors."""

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from photofind import __version__
+from photofind.gui.duplicates import show_duplicates
 from photofind.gui.help_menu import add_log_folder_action
 from photofind.gui.ranking_menu import build_ranking_menu
 
@@ -42,6 +43,7 @@ def build_menu_bar(window: MainWindow) -> None:
         window, lib_menu, "&Rescan folders", window.rescan, QKeySequence.StandardKey.Refresh
     )
     _action(window, lib_menu, "&Skipped files…", window.show_skipped)
+    _action(window, lib_menu, "Find &duplicates…", lambda: show_duplicates(window))
     build_ranking_menu(window, window.menuBar().addMenu("&Search"))
     help_menu = window.menuBar().addMenu("&Help")
     add_log_folder_action(help_menu, window.library.paths.logs_dir, window)

@@ -131,6 +131,23 @@ class EmbeddingReads:
                     out[int(r.photo_id)] = blob_to_vector(r.vector, r.dim)
         return out
 
+    def embedding_matrix(self, ids: Sequence[int], model_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids found, float32 vectors)`` of some photos in one matrix (faster than
+        ``embeddings_by_ids`` for thousands)."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        dim = 0
+        with self.engine.connect() as conn:
+            for part in _chunks([int(i) for i in ids]):
+                query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
+                    and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
+                )
+                for photo_id, blob, d in conn.execute(query).all():
+                    found.append(photo_id)
+                    blobs.append(blob)
+                    dim = d
+        return np.asarray(found, np.int64), blobs_to_matrix(blobs, dim or 1)
+
     def embedding_chunks(
         self, model_id: str, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from photofind.store.blobs import GENERATION_KEY
 from photofind.store.blobs import chunks as _chunks
 from photofind.store.embedding_reads import EmbeddingReads
+from photofind.store.photo_filter import FilteredReads
 from photofind.store.schema import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -63,6 +64,7 @@ class PhotoRow:
     skip_reason: str | None
     online: bool = True
     embedded: bool = False
+    taken: float | None = None  #: date taken, epoch seconds (None until the index job read it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def _photo_columns():  # type: ignore[no-untyped-def]
         photos.c.status,
         photos.c.skip_reason,
         folders.c.online,
+        photos.c.taken,
     )
 
 
@@ -106,6 +109,7 @@ def _photo_row(row, embedded: bool = False) -> PhotoRow:  # type: ignore[no-unty
         skip_reason=row.skip_reason,
         online=bool(row.online),
         embedded=embedded,
+        taken=row.taken,
     )
 
 
@@ -120,7 +124,7 @@ def _embedded_flag(model_id: str | None):  # type: ignore[no-untyped-def]
     return case((exists, 1), else_=0).label("embedded")
 
 
-class Repository(EmbeddingReads):
+class Repository(EmbeddingReads, FilteredReads):
     """All reads and writes of the library database (embedding reads: ``EmbeddingReads``)."""
 
     def __init__(self, engine: Engine) -> None:

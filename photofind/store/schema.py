@@ -60,9 +60,14 @@ photos = Table(
     Column("skip_reason", Text, nullable=True),
     Column("added_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # When the photo was taken (epoch seconds; EXIF DateTimeOriginal, else the file time) and
+    # where that came from (TAKEN_*); NULL until the index job read it (migration 0003).
+    Column("taken", Float, nullable=True),
+    Column("taken_source", String(16), nullable=True),
     Index("ix_photos_folder", "folder_id"),
     Index("ix_photos_fingerprint", "fingerprint"),
     Index("ix_photos_status", "status"),
+    Index("ix_photos_taken", "taken"),
 )
 
 embeddings = Table(
@@ -103,3 +108,9 @@ ranking_transforms = Table(
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
+
+#: ``photos.taken_source``: EXIF DateTimeOriginal; the file time because the photo has no EXIF
+#: date; the file time because its EXIF date is broken or absurd (listed by ``photofind stats``).
+TAKEN_EXIF = "exif"
+TAKEN_FILE = "file"
+TAKEN_BAD_EXIF = "bad-exif"

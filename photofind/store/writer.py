@@ -86,6 +86,8 @@ class LibraryWriter:
         width: int | None = None,
         height: int | None = None,
         skip_reason: str | None = None,
+        taken: float | None = None,
+        taken_source: str | None = None,
     ) -> int:
         """Insert or update the row for ``path``; returns its id (stable across updates)."""
         self.changed = True
@@ -99,6 +101,8 @@ class LibraryWriter:
             width=width,
             height=height,
             skip_reason=skip_reason,
+            taken=taken,
+            taken_source=taken_source,
             updated_at=now,
         )
         existing = self.conn.execute(select(photos.c.id).where(photos.c.path == path)).scalar()
@@ -116,6 +120,14 @@ class LibraryWriter:
             .where(photos.c.id == photo_id)
             .values(folder_id=folder_id, path=path, size=size, mtime_ns=mtime_ns, updated_at=time.time())
         )
+
+    def set_taken(self, values: Sequence[tuple[int, float | None, str]]) -> None:
+        """Record ``(photo id, taken, source)`` read by the backfill. Not a library change: no
+        vector moved, so the generation (and every saved index) stays."""
+        for photo_id, taken, source in values:
+            self.conn.execute(
+                update(photos).where(photos.c.id == photo_id).values(taken=taken, taken_source=source)
+            )
 
     def delete_photos(self, ids: Sequence[int]) -> None:
         if not ids:

@@ -32,6 +32,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from photofind.core.images.decode import ImageDecodeError, decode_for_model
+from photofind.core.images.taken import read_taken
 from photofind.core.indexing.plan import PlannedFile
 from photofind.core.models.spec import PreprocessSpec
 from photofind.core.indexing.scanner import fingerprint
@@ -147,6 +148,8 @@ class DecodedFile:
     copy_of: int | None = None  # id of an embedded photo with the same content
     vanished: bool = False  # the file (or its whole folder) is gone: record nothing
     io_error: bool = False  # the OS failed to read it (not a content problem)
+    taken: float | None = None  # date taken (core/images/taken.py) and its source
+    taken_source: str | None = None
 
 
 def decode_planned(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpec) -> DecodedFile:
@@ -162,6 +165,7 @@ def decode_planned(planned: PlannedFile, known: dict[str, int], spec: Preprocess
     source = known.get(item.fingerprint)
     if source is not None and source >= 0 and source != planned.photo_id:
         item.copy_of = source
+        item.taken, item.taken_source = read_taken(path, planned.stat.mtime_ns)
         return item
     try:
         decoded = decode_for_model(path, spec)
@@ -180,6 +184,7 @@ def decode_planned(planned: PlannedFile, known: dict[str, int], spec: Preprocess
         item.skip_reason = CHANGED_REASON
         return item
     item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
+    item.taken, item.taken_source = read_taken(path, planned.stat.mtime_ns)  # the header only
     return item
 
 

@@ -354,7 +354,7 @@ class Indexer:
                     report.skipped.append((p.stat.path, item.skip_reason or VANISHED_REASON))
                     continue
                 if item.copy_of is not None:
-                    photo_id = _record(w, item, STATUS_OK)
+                    photo_id = _record(w, item, STATUS_OK, taken=item.taken, taken_source=item.taken_source)
                     vec = w.copy_photo_content(item.copy_of, photo_id, model_id)
                     if vec is not None:
                         added_ids.append(photo_id)
@@ -367,7 +367,10 @@ class Indexer:
                     removed_ids.append(photo_id)
                     report.skipped.append((p.stat.path, item.skip_reason))
                     continue
-                photo_id = _record(w, item, STATUS_OK, width=item.width, height=item.height)
+                photo_id = _record(
+                    w, item, STATUS_OK, width=item.width, height=item.height,
+                    taken=item.taken, taken_source=item.taken_source,
+                )
                 if p.content_changed:
                     w.drop_embeddings(photo_id)  # vectors of other models are stale too
                 vector = stored_precision(vectors[pos])  # what a rebuild from the DB would read

@@ -9,7 +9,9 @@ the app, folder removal, ``rebuild-index``) goes through ``Library.run_index`` o
    a ranking space);
 2. retires previous model variants that the current one now covers (``upgrade.py``);
 3. keeps the saved ranking space of the model searches use in step (``ranking_update.py``);
-4. removes the thumbnails of photos that left the library.
+4. removes the thumbnails of photos that left the library;
+5. reads the date taken of photos indexed before photofind recorded it (``taken_backfill.py``:
+   EXIF headers only, resumable).
 
 Steps 2-4 are the job's ``finish``; a run that was cancelled skips them (searches catch up in
 memory meanwhile, and the next run does them).
@@ -26,6 +28,7 @@ from typing import Any
 
 from photofind.core.indexing.indexer import IndexReport, Indexer, ProgressCallback
 from photofind.core.indexing.ranking_update import update_ranking_space
+from photofind.core.indexing.taken_backfill import backfill_taken
 from photofind.core.indexing.upgrade import retire_previous, upgrade_state
 from photofind.core.models.embedder import Embedder
 from photofind.core.models.spec import ModelInfo
@@ -67,6 +70,7 @@ class IndexJob:
         report = indexer.run(folders, progress, cancel, pause)
         if not report.cancelled:
             self.finish(report)
+            backfill_taken(self.repo, cancel)
         return report
 
     def finish(self, report: IndexReport | None = None) -> None:

@@ -17,9 +17,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from photofind.core.search.filtered import FilteredIndex
 from photofind.core.search.ranking import SpaceSpec
 from photofind.core.search.space import TRANSFORM_KIND, RankingSpace, catch_up_limit
 from photofind.core.vectors.vector_index import VectorIndex
+from photofind.store.photo_filter import PhotoFilter
 from photofind.store.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,19 @@ class SearchIndexes:
         self._lock = threading.Lock()  # loading and building; searches of a loaded space don't wait
         self._raw: dict[str, tuple[int, VectorIndex]] = {}
         self._spaces: dict[tuple[str, SpaceSpec], tuple[int, RankingSpace | None]] = {}
+        # the last filtered view (the GUI searches with one filter many times): (key, view)
+        self._filtered: tuple[tuple[int, int, PhotoFilter], FilteredIndex] | None = None
+
+    def filtered(self, index: VectorIndex, photo_filter: PhotoFilter) -> FilteredIndex:
+        """``index`` restricted to the photos that pass ``photo_filter``, kept while the library
+        and the filter stay the same (the last one only)."""
+        key = (id(index), self.repo.generation(), photo_filter)
+        cached = self._filtered
+        if cached is not None and cached[0] == key and cached[1].index is index:
+            return cached[1]
+        view = FilteredIndex(index, self.repo.shown_ids(None, photo_filter))
+        self._filtered = (key, view)
+        return view
 
     def model_index(self, model_id: str, dim: int) -> VectorIndex:
         """The model's own index: the saved file caught up in memory, or built in memory."""
@@ -107,3 +122,4 @@ class SearchIndexes:
         with self._lock:
             self._raw.clear()
             self._spaces.clear()
+            self._filtered = None

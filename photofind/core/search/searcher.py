@@ -30,6 +30,7 @@ from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
 from photofind.core.search.rerank import diffuse, expand_query
 from photofind.core.vectors.vector_index import VectorIndex
+from photofind.store.photo_filter import PhotoFilter
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK
 
@@ -46,6 +47,7 @@ class Hit:
     size: int
     width: int | None
     height: int | None
+    taken: float | None = None  #: date taken, epoch seconds
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,11 +70,14 @@ class Searcher:
         embedder: Embedder,
         indexes: SearchIndexes,
         settings: RankingSettings | None = None,
+        photo_filter: PhotoFilter | None = None,
     ) -> None:
         self.repo = repo
         self.embedder = embedder
         self.indexes = indexes
         self.settings = settings or RankingSettings()
+        #: Only photos that pass are returned (still k of them when k pass: ``filtered.py``).
+        self.photo_filter = photo_filter if photo_filter is not None and photo_filter.active else None
 
     @property
     def index(self) -> VectorIndex:
@@ -146,6 +151,8 @@ class Searcher:
         """
         started = time.perf_counter()
         k = max(0, int(k))
+        if self.photo_filter is not None:
+            index = self.indexes.filtered(index, self.photo_filter)  # type: ignore[assignment]
         available = len(index)
         s = self.settings
         if s.query_expansion and available > 1 and k > 0:
@@ -166,7 +173,7 @@ class Searcher:
                 if row is None or photo_id in exclude or row.status != STATUS_OK or not row.online:
                     continue
                 hits.append(
-                    Hit(photo_id, row.path, float(score), row.size, row.width, row.height)
+                    Hit(photo_id, row.path, float(score), row.size, row.width, row.height, row.taken)
                 )
             if len(hits) >= k or want >= available:
                 break

@@ -1,0 +1,247 @@
+"""Near-duplicate groups from the stored vectors: nothing is decoded, nothing is written.
+
+Candidates come from the index searches already use (the ranking space's 256-d index, or the
+model's own index while the library is too small for one), so memory stays what a search needs:
+each photo asks it for its ``NEIGHBOURS`` nearest. A candidate pair counts when the cosine
+similarity of the two photos' *model* vectors (read from SQLite, chunk by chunk) reaches the
+threshold: the same number ``search`` shows, and independent of what the library learned.
+Pairs are joined into groups with union-find; exact copies (same content fingerprint) are
+joined whatever their vectors. Each group suggests a photo to keep (``keeper_key``).
+
+The default threshold comes from ``bench/duplicates.py`` (edited copies of real photos next to
+their originals; see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from photofind.core.search.indexes import SearchIndexes
+from photofind.core.search.ranking import RankingSettings
+from photofind.store.photo_filter import PhotoFilter
+from photofind.store.repository import PhotoRow, Repository
+
+logger = logging.getLogger(__name__)
+
+#: Model cosine similarity from which two photos are near-duplicates (bench/duplicates.py).
+DEFAULT_THRESHOLD = 0.90
+#: Neighbours asked of the index per photo (bursts larger than this still join by chaining).
+NEIGHBOURS = 8
+_CHUNK = 2048
+#: Candidates whose similarity in the ranking space is more than this below the threshold are
+#: not checked against the model vectors: on Corel with edited copies, pairs of model similarity
+#: >= 0.85 were >= 0.79 in the space, >= 0.80 were >= 0.68 (bench/duplicates.py prints the recall
+#: with and without this shortcut).
+SPACE_MARGIN = 0.2
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DuplicatePhoto:
+    photo_id: int
+    path: str
+    width: int | None
+    height: int | None
+    size: int
+    mtime_ns: int
+    taken: float | None
+    similarity: float  #: model cosine similarity to the group's keeper (1.0 for the keeper)
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """``photos[0]`` is the photo to keep; the others are its duplicates."""
+
+    photos: tuple[DuplicatePhoto, ...]
+
+    @property
+    def keep(self) -> DuplicatePhoto:
+        return self.photos[0]
+
+    @property
+    def others(self) -> tuple[DuplicatePhoto, ...]:
+        return self.photos[1:]
+
+    def with_keeper(self, photo_id: int) -> DuplicateGroup:
+        """The same group with another photo to keep (similarities stay relative to the
+        suggested keeper)."""
+        chosen = [p for p in self.photos if p.photo_id == photo_id]
+        if not chosen:
+            raise KeyError(photo_id)
+        return DuplicateGroup((chosen[0], *(p for p in self.photos if p.photo_id != photo_id)))
+
+
+def keeper_key(photo: PhotoRow | DuplicatePhoto) -> tuple[int, int, float]:
+    """Sorts the photo to keep first: highest resolution, then largest file, then oldest
+    (date taken, else file time)."""
+    pixels = (photo.width or 0) * (photo.height or 0)
+    taken = getattr(photo, "taken", None)
+    when = float(taken) if taken is not None else photo.mtime_ns / 1e9
+    return (-pixels, -int(photo.size), when)
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, a: int) -> int:
+        parent = self.parent
+        root = a
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while a != root:  # path compression
+            parent[a], a = root, parent.get(a, a)
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+            self.parent.setdefault(min(ra, rb), min(ra, rb))
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for a in list(self.parent):
+            out.setdefault(self.find(a), []).append(a)
+        return [sorted(g) for g in out.values() if len(g) > 1]
+
+
+def find_duplicates(
+    repo: Repository,
+    indexes: SearchIndexes,
+    model_id: str,
+    dim: int,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    photo_filter: PhotoFilter | None = None,
+    settings: RankingSettings | None = None,
+    neighbours: int = NEIGHBOURS,
+    space_floor: float | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> list[DuplicateGroup]:
+    """Groups of near-duplicate photos among those a search may show that pass
+    ``photo_filter``; largest groups first. Returns what was found so far when cancelled."""
+    started = time.perf_counter()
+    settings = settings or RankingSettings()
+    space = indexes.space(model_id, dim, settings.space) if settings.needs_space else None
+    index = space.index if space is not None else indexes.model_index(model_id, dim)
+    allowed = repo.shown_ids(model_id, photo_filter)
+    allowed = allowed[np.isin(allowed, index.ids(), assume_unique=True)]
+    uf = _UnionFind()
+    pairs = checked = done = 0
+    for ids, raw in repo.embedding_chunks(model_id, chunk=_CHUNK):  # id order, one read each
+        if cancel is not None and cancel.is_set():
+            break
+        keep = np.isin(ids, allowed, assume_unique=True)
+        if not keep.any():
+            continue
+        ids, raw = ids[keep], _unit(raw[keep])
+        query = space.project(raw) if space is not None else raw
+        n_ids, n_sims = index.search_many(query, neighbours + 1)
+        a = np.repeat(ids, n_ids.shape[1])
+        b, s = n_ids.reshape(-1), n_sims.reshape(-1)
+        # the model index holds the model's own vectors: its similarity is the one to check
+        floor = (threshold - SPACE_MARGIN if space_floor is None else space_floor) if space is not None else threshold
+        m = (a != b) & (s >= floor) & np.isin(b, allowed, assume_unique=False)
+        a, b, s = a[m], b[m], s[m]
+        checked += len(a)
+        if space is not None and len(a):
+            s = _model_similarities(repo, model_id, ids, raw, a, b)
+        hits = s >= threshold
+        for x, y in zip(a[hits].tolist(), b[hits].tolist()):
+            uf.union(x, y)
+        pairs += int(hits.sum())
+        done += len(ids)
+        if progress is not None:
+            progress(done, len(allowed))
+    allowed_set = set(allowed.tolist())
+    for same in repo.same_content_groups():
+        members = [i for i in same if i in allowed_set]
+        for other in members[1:]:
+            uf.union(members[0], other)
+    groups = _describe(repo, model_id, uf.groups())
+    logger.info(
+        "duplicates: %d groups (%d photos) among %d photos; %d candidate pairs checked, %d >= %.3f; %.1f s",
+        len(groups), sum(len(g.photos) for g in groups), len(allowed), checked, pairs, threshold,
+        time.perf_counter() - started,
+    )
+    return groups
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _model_similarities(
+    repo: Repository, model_id: str, ids: np.ndarray, raw: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Model cosine similarity of each pair (a in the chunk ``ids``/``raw``, b anywhere); pairs
+    whose b has no stored vector get -1."""
+    outside = np.setdiff1d(np.unique(b), ids)
+    got_ids, got = repo.embedding_matrix(outside.tolist(), model_id) if len(outside) else (np.zeros(0, np.int64), raw[:0])
+    all_ids = np.concatenate([ids, got_ids])
+    all_vec = np.concatenate([raw, _unit(got) if len(got) else raw[:0]])
+    order = np.argsort(all_ids, kind="stable")
+    sorted_ids = all_ids[order]
+    pos = np.minimum(np.searchsorted(sorted_ids, b), len(sorted_ids) - 1)
+    present = sorted_ids[pos] == b
+    vb = all_vec[order[pos]]
+    va = raw[np.searchsorted(ids, a)]
+    sims = np.einsum("ij,ij->i", va, vb)
+    return np.where(present, sims, -1.0)
+
+
+def _unit_rows(repo: Repository, ids: np.ndarray, model_id: str) -> np.ndarray:
+    """Unit model vectors of ``ids`` in their order (zero rows for ids without one)."""
+    got_ids, got = repo.embedding_matrix(ids.tolist(), model_id)
+    out = np.zeros((len(ids), got.shape[1] if len(got) else 1), np.float32)
+    row_of = {int(i): j for j, i in enumerate(got_ids.tolist())}
+    for j, i in enumerate(ids.tolist()):
+        if i in row_of:
+            out[j] = got[row_of[i]]
+    return _unit(out)
+
+
+def _describe(repo: Repository, model_id: str, id_groups: Sequence[Sequence[int]]) -> list[DuplicateGroup]:
+    """Rows, keeper first, and each photo's similarity to the keeper."""
+    if not id_groups:
+        return []
+    all_ids = [i for g in id_groups for i in g]
+    rows = repo.photos_by_ids(all_ids)
+    groups = []
+    for ids in id_groups:
+        members = sorted((rows[i] for i in ids if i in rows), key=lambda r: (keeper_key(r), r.path))
+        if len(members) < 2:
+            continue
+        vectors = _unit_rows(repo, np.array([r.id for r in members], np.int64), model_id)
+        sims = np.clip(vectors @ vectors[0], -1.0, 1.0)
+        photos = [_photo(r, float(s)) for r, s in zip(members, sims)]
+        photos[0] = replace(photos[0], similarity=1.0)
+        keeper, rest = photos[0], sorted(photos[1:], key=lambda p: (-p.similarity, p.path))
+        groups.append(DuplicateGroup((keeper, *rest)))
+    groups.sort(key=lambda g: (-len(g.photos), g.keep.path))
+    return groups
+
+
+def _photo(row: PhotoRow, similarity: float) -> DuplicatePhoto:
+    return DuplicatePhoto(
+        photo_id=row.id, path=row.path, width=row.width, height=row.height, size=row.size,
+        mtime_ns=row.mtime_ns, taken=getattr(row, "taken", None), similarity=similarity,
+    )
+
+
+def trash_candidates(groups: Iterable[DuplicateGroup]) -> list[DuplicatePhoto]:
+    """Every photo of the groups except each keeper."""
+    return [p for g in groups for p in g.others]
