@@ -36,7 +36,15 @@ from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEFAULT_SETS, Dataset, load_dataset, model_info, open_library, quiet_logs
+from _common import (
+    DEFAULT_SETS,
+    Dataset,
+    load_dataset,
+    model_info,
+    open_library,
+    quiet_logs,
+    tuning_ids,
+)
 
 from photofind.core.search.ranking import RankingSettings
 from photofind.core.search.searcher import Searcher
@@ -123,21 +131,6 @@ def make_edits(ds: Dataset, originals: list[str], out: Path) -> list[tuple[str, 
 
 
 # --------------------------------------------------------------------------- halves
-def tuning_ids(ds: Dataset) -> set[str]:
-    """The tuning half: Corel classes 0-4 (labels.csv order of classes), UKBench objects 0-124."""
-    if ds.protocol == "ns":
-        groups = sorted({g for g in ds.group.values()}, key=lambda g: int(g) if g.isdigit() else g)
-        tune = set(groups[: len(groups) // 2])
-        return {i for i in ds.ids if ds.group[i] in tune}
-    import csv
-
-    with open(ds.root / "labels.csv", newline="") as f:
-        label = {Path(r["image"]).stem: r["label"] for r in csv.DictReader(f)}
-    labels = sorted(set(label.values()), key=lambda v: int(v) if v.isdigit() else v)
-    tune = set(labels[: len(labels) // 2])
-    return {i for i in ds.ids if label[i] in tune}
-
-
 def half_ids(ds: Dataset, half: str) -> list[str]:
     if half == "all":
         return list(ds.ids)
@@ -283,6 +276,8 @@ def print_table(results: list[dict[str, object]]) -> bool:
         )
     print()
     default = "default"
+    if default not in table:
+        return True
     worst = min(EDITS, key=lambda e: _rates(table[default][e])[1])
     top5_ok = all(_rates(table[default][e])[1] >= TOP5_BAR for e in EDITS)
     top1_ok = means[default][0] >= MEAN_TOP1_BAR
@@ -292,6 +287,11 @@ def print_table(results: list[dict[str, object]]) -> bool:
     return top5_ok and top1_ok
 
 
+def _parse(name: str, value: str) -> dict[str, object]:
+    kind = type(getattr(RankingSettings(), name))
+    return {name: value.lower() in ("1", "true", "on") if kind is bool else kind(value)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", type=Path, help="data set folders (default: corel1k, ukbench1000)")
@@ -299,16 +299,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=("report", "tune", "all"), default="report",
                         help="which half of each set the originals come from (default: report)")
     parser.add_argument("--rankings", default="", help="comma-separated ranking labels to run (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a RankingSettings parameter in every ranking (for tuning), e.g. "
+                        "--set copy_gap=0.05")
+    parser.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
+                        help="add a row per value: the default ranking with FIELD=V (tuning; use --half tune)")
     parser.add_argument("--threads", type=int, help="model threads (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the ranks as JSON")
     parser.add_argument("--keep-libraries", type=Path, help="keep the indexed libraries in this folder and "
                         "reuse them next time (the index job then finds nothing to do)")
     args = parser.parse_args(argv)
     quiet_logs()
-    settings = rankings()
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides.update(_parse(name, value))
+    settings = [(label, dataclasses.replace(s, **overrides)) for label, s in rankings()]
+    for item in args.sweep:
+        name, _, values = item.partition("=")
+        for value in values.split(","):
+            settings.append((f"{name}={value}", dataclasses.replace(settings[0][1], **_parse(name, value))))
     if args.rankings:
         wanted = [w.strip() for w in args.rankings.split(",")]
-        settings = [(label, s) for label, s in settings if label in wanted]
+        settings = [(label, s) for label, s in settings if label in wanted or "=" in label]
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}",
           file=sys.stderr)
     results = []

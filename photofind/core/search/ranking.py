@@ -56,11 +56,22 @@ class RankingSettings:
     diffusion_candidates: int = 300
     diffusion_k: int = 30
     diffusion_alpha: float = 0.9
+    # query-side robustness to edited copies (issue 12; ``search/query_views.py``, ``search/copies.py``)
+    rotations: bool = True
+    rotation_margin: float = 0.1
+    trim_borders: bool = True
+    trim_margin: float = 0.0
+    copy_first: bool = True
+    copy_min_sim: float = 0.8
+    copy_gap: float = 0.05
 
     @classmethod
     def plain(cls) -> RankingSettings:
         """Plain cosine on the model's vectors: every stage off."""
-        return cls(pca=False, dba=False, query_expansion=False, diffusion=False)
+        return cls(
+            pca=False, dba=False, query_expansion=False, diffusion=False,
+            rotations=False, trim_borders=False, copy_first=False,
+        )
 
     @property
     def needs_space(self) -> bool:
