@@ -81,6 +81,7 @@ class RankingMenu(QMenu):
         self.changed.emit(chosen)
 
     def _set_all(self, settings: RankingSettings) -> None:
+        self.current = settings  # also the switches the menu has no box for (e.g. copy-first)
         for f, a in self.stage_actions.items():
             a.blockSignals(True)
             a.setChecked(getattr(settings, f))
