@@ -16,6 +16,11 @@ raises every figure on both benchmark sets, and all 27 neighbouring parameter se
 4. ``diffusion`` - kNN-graph diffusion over the top candidates (``core/search/rerank.diffuse``); off
    by default because it lowers UKBench (same-object) N-S while it helps Corel mAP.
 
+5. query side, for edited copies (issue 12; figures from ``bench/edits.py`` in the README):
+   ``rotations`` and ``trim_borders`` (``search/query_views.py``: the query is also tried turned
+   90/180/270 degrees and without uniform bars, the view whose nearest photos are closest wins)
+   and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results).
+
 Stages 1-2 make a *ranking space* (``search/space.py``): the fitted PCA (stored versioned in
 SQLite) and an HNSW index of the transformed, augmented vectors. It is derived data that only
 the index job writes (``indexing/ranking_update.py``); searches load it and catch it up in memory.
