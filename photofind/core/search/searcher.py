@@ -116,8 +116,10 @@ class Searcher:
     ) -> list[Hit]:
         """Ranked hits for query image(s), each trimmed and turned upright (``query_views``); a
         query with a region chosen by the user is searched as cut, upright as shown."""
-        if regions is not None and any(r is not None for r in regions):
-            return self.search_vector(self.embed_query(sources, regions), k)
+        single = isinstance(sources, (str, bytes, os.PathLike))
+        count = 1 if single else len(list(sources))  # type: ignore[arg-type]
+        if regions is not None and (any(r is not None for r in regions) or len(regions) != count):
+            return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)
         return self.search_vector(self.query_vector(sources), k)
 
     def query_vector(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
