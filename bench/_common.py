@@ -88,6 +88,19 @@ def subset(ds: Dataset, ids: Sequence[str]) -> Dataset:
     )
 
 
+def tuning_ids(ds: Dataset) -> set[str]:
+    """The tuning half: Corel classes 0-4 (labels.csv order of classes), UKBench objects 0-124."""
+    if ds.protocol == "ns":
+        groups = sorted({g for g in ds.group.values()}, key=lambda g: int(g) if g.isdigit() else g)
+        tune = set(groups[: len(groups) // 2])
+        return {i for i in ds.ids if ds.group[i] in tune}
+    with open(ds.root / "labels.csv", newline="") as f:
+        label = {Path(r["image"]).stem: r["label"] for r in csv.DictReader(f)}
+    labels = sorted(set(label.values()), key=lambda v: int(v) if v.isdigit() else v)
+    tune = set(labels[: len(labels) // 2])
+    return {i for i in ds.ids if label[i] in tune}
+
+
 # --------------------------------------------------------------------------- metrics
 def average_precision(ranked: Sequence[str], relevant: set[str]) -> float:
     """AP of one ranking: mean precision at the rank of each relevant item (missing ones count 0)."""

@@ -53,6 +53,7 @@ from _common import (
     precision_at,
     quiet_logs,
     subset,
+    tuning_ids,
 )
 
 from photofind.core.models.spec import ModelInfo
@@ -72,6 +73,8 @@ STAGES: list[tuple[str, RankingSettings]] = [
     ("DBA + QE", dataclasses.replace(_PLAIN, dba=True, query_expansion=True)),
     ("DEFAULT: PCA + DBA + QE", RankingSettings()),
     ("default + diffusion", dataclasses.replace(RankingSettings(), diffusion=True)),
+    # issue 12: copy-first ordering is the only query-side stage a stored-vector query meets
+    ("default, no copy-first", dataclasses.replace(RankingSettings(), copy_first=False)),
 ]
 #: Bars of issue #6 for the default ranking.
 RANKING_BARS = {("corel", "P@10"): 0.978, ("corel", "mAP"): 0.935, ("ukbench", "N-S"): 3.975}
@@ -91,13 +94,16 @@ def reference_for(set_name: str, metric: str) -> float | None:
 
 
 # --------------------------------------------------------------------------- scoring
-def score_rankings(ds: Dataset, ranked: dict[str, list[str]], short: dict[str, list[str]]) -> dict[str, float]:
+def score_rankings(
+    ds: Dataset, ranked: dict[str, list[str]], short: dict[str, list[str]], queries: list[str] | None = None
+) -> dict[str, float]:
     """Metrics from per-query rankings: ``ranked`` over the whole set, ``short`` as the app shows.
 
-    For the ``map`` protocol both exclude the query; for ``ns`` ``short`` includes it.
+    For the ``map`` protocol both exclude the query; for ``ns`` ``short`` includes it. ``queries``
+    restricts the queries averaged over (default: every photo of the set).
     """
     out: dict[str, float] = {}
-    queries = ds.ids
+    queries = ds.ids if queries is None else queries
     if ds.protocol == "ns":
         out["N-S"] = float(np.mean([ns_score(short[q], ds.group, q) for q in queries]))
         out["mAP"] = float(np.mean([average_precision(ranked[q], ds.relevant[q]) for q in queries]))
@@ -260,14 +266,57 @@ def _score_stages(
             times.append(time.perf_counter() - t0)
             short[q] = [stem_of[h.photo_id] for h in hits]
             ranked[q] = [stem_of[h.photo_id] for h in searcher.similar_to(pid, k=n - 1)]
-        scores = score_rankings(subset(ds, [stem_of[p] for p in pids.tolist()]), ranked, short)
+        scored = subset(ds, [stem_of[p] for p in pids.tolist()])
+        scores = score_rankings(scored, ranked, short)
+        # issue 12: the same searches averaged over each half of the set's queries (library whole)
+        halves = {name: score_rankings(scored, ranked, short, ids) for name, ids in halves_of(scored).items()}
         out.append({
             "set": ds.name, "stage": label, "settings": dataclasses.asdict(settings),
-            "model_id": model_id, "size": size, "scores": scores,
+            "model_id": model_id, "size": size, "scores": scores, "halves": halves,
             "query_ms_p95": 1e3 * float(np.percentile(times, 95)), "space_build_s": build_s,
         })
         print(f"    {ds.name} {size} {label}: {scores}", file=sys.stderr, flush=True)
     return out
+
+
+# --------------------------------------------------------------------------- halves (issue 12)
+def halves_of(ds: Dataset) -> dict[str, list[str]]:
+    """The query halves: ``tune`` (Corel classes 0-4, UKBench objects 0-124), where ranking
+    parameters are chosen, and ``report`` (the rest), where the bars are checked."""
+    tune = tuning_ids(ds)
+    return {"tune": [i for i in ds.ids if i in tune], "report": [i for i in ds.ids if i not in tune]}
+
+
+def print_halves_table(results: list[dict[str, object]], app_size: int) -> bool:
+    """The stage table per half (the library is the whole set; queries are one half); the
+    default's report half is checked against ``RANKING_BARS``. Returns whether it passed."""
+    cols = [("corel P@10", "Corel P@10"), ("corel mAP", "Corel mAP"), ("ukbench N-S", "UKBench N-S")]
+    by: dict[tuple[int, str, str], dict[str, float]] = {}
+    for r in results:
+        prefix = "corel" if str(r["set"]).startswith("corel") else "ukbench"
+        for half, sc in r.get("halves", {}).items():  # type: ignore[union-attr]
+            cell = by.setdefault((int(r["size"]), half, str(r["stage"])), {})  # type: ignore[arg-type]
+            cell.update({f"{prefix} {m}": v for m, v in sc.items()})
+    head = f"{'input':<6} {'half':<7} {'ranking stages':<26} " + " ".join(f"{c[1]:>11}" for c in cols)
+    print(head)
+    print("-" * len(head))
+    for (size, half, label), cell in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1] != "tune")):
+        vals = " ".join(f"{cell[k]:11.4f}" if k in cell else f"{'':>11}" for k, _ in cols)
+        print(f"{size:<6} {half:<7} {label:<26} {vals}")
+    print()
+    ok = True
+    default_label = next(label for label, s in STAGES if s == RankingSettings())
+    for (size, half, label), cell in by.items():
+        if label != default_label or half != "report":
+            continue
+        for (prefix, metric), bar in RANKING_BARS.items():
+            v = cell.get(f"{prefix} {metric}")
+            if isinstance(v, float):
+                passed = v >= bar
+                ok &= passed if size == app_size else True
+                print(f"{size}px default, report half: {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
+    print()
+    return ok
 
 
 # --------------------------------------------------------------------------- descriptors
@@ -516,13 +565,16 @@ def main(argv: list[str] | None = None) -> int:
             for ds in sets:
                 print(f"... {ds.name}: {info.name} {size}px, {len(STAGES)} rankings", file=sys.stderr, flush=True)
                 stages = STAGES if args.stages == "all" else [
-                    (label, st) for label, st in STAGES if st in (_PLAIN, RankingSettings())
+                    (label, st) for label, st in STAGES
+                    if st in (_PLAIN, RankingSettings(), dataclasses.replace(RankingSettings(), copy_first=False))
                 ]
                 stage_results += evaluate_stages(ds, info, stages, threads=args.threads)
         if args.json:
             print(json.dumps(stage_results, indent=2))
             return 0
-        return 0 if print_stage_table(stage_results, app_size) else 1
+        ok = print_stage_table(stage_results, app_size)
+        ok &= print_halves_table(stage_results, app_size)
+        return 0 if ok else 1
     resizes = {"default": [None], "both": ["center_crop", "squash"]}.get(args.resize, [args.resize])
     results = []
     for name in args.model or [DEFAULT_MODEL]:

@@ -110,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-dba", action="store_true", help="switch off neighbour augmentation (DBA)")
     p.add_argument("--no-qe", action="store_true", help="switch off query expansion")
     p.add_argument("--diffusion", action="store_true", help="add kNN-graph diffusion re-ranking")
+    p.add_argument(
+        "--no-rotations", action="store_true",
+        help="search only with the query upright as given (by default a copy turned sideways "
+        "without an EXIF tag is also tried at 90, 180 and 270 degrees)",
+    )
+    p.add_argument("--no-trim", action="store_true", help="do not try the query without uniform bars around it")
+    p.add_argument(
+        "--no-copy-first", action="store_true",
+        help="list only near-exact copies (similarity >= 0.98) first, not an edited copy that stands out",
+    )
     add_filter_arguments(p)
 
     p = sub.add_parser("duplicates", parents=[common], help="near-duplicate photos, with the one to keep")

@@ -138,6 +138,9 @@ def ranking_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         dba=not args.no_dba,
         query_expansion=not args.no_qe,
         diffusion=args.diffusion,
+        rotations=not getattr(args, "no_rotations", False),
+        trim_borders=not getattr(args, "no_trim", False),
+        copy_first=not getattr(args, "no_copy_first", False),
     )
 
 

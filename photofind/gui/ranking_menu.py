@@ -26,6 +26,7 @@ STAGES = (
     ("dba", "&Neighbour augmentation (DBA)", "Each photo is described together with its closest photos"),
     ("query_expansion", "&Query expansion", "Search again with the query plus its best matches"),
     ("diffusion", "&Diffusion re-ranking (slower)", "Re-rank the top 300 along the library's clusters"),
+    ("rotations", "Find &sideways copies", "Also search with the photo turned by 90, 180 and 270 degrees"),
 )
 SETTINGS_KEY = "ranking/"
 
@@ -80,6 +81,7 @@ class RankingMenu(QMenu):
         self.changed.emit(chosen)
 
     def _set_all(self, settings: RankingSettings) -> None:
+        self.current = settings  # also the switches the menu has no box for (e.g. copy-first)
         for f, a in self.stage_actions.items():
             a.blockSignals(True)
             a.setChecked(getattr(settings, f))

@@ -96,7 +96,7 @@ def test_searches_with_every_ranking_option_leave_the_data_dir_byte_identical(
     assert any(".pca" in name for name in before)  # the default ranking's saved space is there
     query = str(corel_dir / "images" / "405.jpg")
     for flags in ([], ["--ranking", "plain"], ["--no-pca"], ["--no-dba"], ["--no-qe"], ["--diffusion"],
-                  ["--no-pca", "--no-dba", "--diffusion"]):
+                  ["--no-pca", "--no-dba", "--diffusion"], ["--no-rotations", "--no-trim", "--no-copy-first"]):
         hits = as_json(photofind(corel_library, "search", query, "-k", "5", "--json", *flags))["hits"]
         assert hits[0]["path"] == query, flags
     photofind(corel_library, "stats")
@@ -104,6 +104,23 @@ def test_searches_with_every_ranking_option_leave_the_data_dir_byte_identical(
     after = _data_dir_state(corel_library)
     assert sorted(after) == sorted(before)
     assert [name for name in before if before[name] != after[name]] == []
+
+
+def test_a_sideways_copy_finds_its_original_and_no_rotations_searches_it_as_it_is(
+    corel_library: Path, corel_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 12: a copy turned 90 degrees without an EXIF tag, searched from the command line."""
+    from PIL import Image
+
+    original = corel_dir / "images" / "405.jpg"
+    sideways = tmp_path / "sideways.jpg"
+    with Image.open(original) as im:
+        im.transpose(Image.Transpose.ROTATE_90).save(sideways, quality=90)
+    hits = as_json(photofind(corel_library, "search", str(sideways), "-k", "5", "--json"))["hits"]
+    assert hits[0]["path"] == str(original)
+    assert hits[0]["score"] > 0.95  # the upright view's similarity
+    off = as_json(photofind(corel_library, "search", str(sideways), "-k", "5", "--json", "--no-rotations"))["hits"]
+    assert off[0]["score"] < hits[0]["score"]  # searched sideways, as before
 
 
 def test_plain_text_search_and_unchanged_reindex(corel_library: Path, corel_dir: Path) -> None:

@@ -13,7 +13,7 @@ def test_defaults_are_checked_and_a_choice_is_remembered(make_window, settings) 
     window = make_window()
     actions = window.ranking_menu.stage_actions
     assert {f: a.isChecked() for f, a in actions.items()} == {
-        "pca": True, "dba": True, "query_expansion": True, "diffusion": False
+        "pca": True, "dba": True, "query_expansion": True, "diffusion": False, "rotations": True
     }
     assert window.results.ranking == RankingSettings()
 

@@ -16,6 +16,11 @@ raises every figure on both benchmark sets, and all 27 neighbouring parameter se
 4. ``diffusion`` - kNN-graph diffusion over the top candidates (``core/search/rerank.diffuse``); off
    by default because it lowers UKBench (same-object) N-S while it helps Corel mAP.
 
+5. query side, for edited copies (issue 12; figures from ``bench/edits.py`` in the README):
+   ``rotations`` and ``trim_borders`` (``search/query_views.py``: the query is also tried turned
+   90/180/270 degrees and without uniform bars, the view whose nearest photos are closest wins)
+   and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results).
+
 Stages 1-2 make a *ranking space* (``search/space.py``): the fitted PCA (stored versioned in
 SQLite) and an HNSW index of the transformed, augmented vectors. It is derived data that only
 the index job writes (``indexing/ranking_update.py``); searches load it and catch it up in memory.
@@ -56,11 +61,22 @@ class RankingSettings:
     diffusion_candidates: int = 300
     diffusion_k: int = 30
     diffusion_alpha: float = 0.9
+    # query-side robustness to edited copies (issue 12; ``search/query_views.py``, ``search/copies.py``)
+    rotations: bool = True
+    rotation_margin: float = 0.1
+    trim_borders: bool = True
+    trim_margin: float = 0.0
+    copy_first: bool = True
+    copy_min_sim: float = 0.8
+    copy_gap: float = 0.05
 
     @classmethod
     def plain(cls) -> RankingSettings:
         """Plain cosine on the model's vectors: every stage off."""
-        return cls(pca=False, dba=False, query_expansion=False, diffusion=False)
+        return cls(
+            pca=False, dba=False, query_expansion=False, diffusion=False,
+            rotations=False, trim_borders=False, copy_first=False,
+        )
 
     @property
     def needs_space(self) -> bool:

@@ -25,6 +25,7 @@ import numpy as np
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
 from photofind.core.images.region import Region
+from photofind.core.search import copies, query_views
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
@@ -53,8 +54,7 @@ class Hit:
         return asdict(self)
 
 
-#: Model cosine similarity from which a hit counts as a copy of the query and is listed first.
-DUPLICATE_SIM = 0.98
+DUPLICATE_SIM = copies.DUPLICATE_SIM  # kept importable from here
 
 
 class Searcher:
@@ -114,7 +114,30 @@ class Searcher:
         self, sources: QuerySource | Sequence[QuerySource], k: int = 20,
         regions: Sequence[Region | None] | None = None,
     ) -> list[Hit]:
-        return self.search_vector(self.embed_query(sources, regions), k)
+        """Ranked hits for query image(s), each trimmed and turned upright (``query_views``); a
+        query with a region chosen by the user is searched as cut, upright as shown."""
+        single = isinstance(sources, (str, bytes, os.PathLike))
+        count = 1 if single else len(list(sources))  # type: ignore[arg-type]
+        if regions is not None and (any(r is not None for r in regions) or len(regions) != count):
+            return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)
+        return self.search_vector(self.query_vector(sources), k)
+
+    def query_vector(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
+        """``embed_query`` of each image's best view (borders trimmed, turned upright; issue 12)."""
+        return query_views.query_vector(sources, self.embedder, self.settings, self._nearest_sim)
+
+    def _nearest_sim(self, vector: np.ndarray) -> float:
+        """The model's similarity of ``vector`` to its closest photo among the nearest few in the
+        index searches use (a DBA space blurs single photos: the stored model vectors decide)."""
+        space = self.current_space()
+        index, q = (space.index, space.project(vector)) if space is not None else (self.index, _unit(vector))
+        if len(index) == 0:
+            return 0.0
+        ids, _sims = index.search(q, query_views.PROBE_K)
+        stored = self.repo.embeddings_by_ids(ids.tolist(), self.embedder.model_id)
+        raw = _unit(vector)
+        sims = [float(v @ raw) / max(float(np.linalg.norm(v)), 1e-12) for v in stored.values() if len(v) == len(raw)]
+        return max(sims, default=0.0)
 
     def similar_to(self, photo_id: int, k: int = 20) -> list[Hit]:
         """Photos like a library photo, from its stored vector (no decoding); itself excluded."""
@@ -204,8 +227,7 @@ class Searcher:
         sims = np.clip(vectors @ raw_query, -1.0, 1.0)
         # Near-identical copies of the query (re-saves, resizes, the photo itself) come first:
         # query expansion may otherwise rank a close sibling above them.
-        pinned = np.flatnonzero(sims >= DUPLICATE_SIM)
-        pinned = pinned[np.argsort(-sims[pinned], kind="stable")]
+        pinned = copies.pinned(sims, self.settings)
         order = np.concatenate([pinned, np.setdiff1d(np.arange(len(hits)), pinned)])
         # each photo's own similarity, not capped: the order is the ranking's, the number the model's
         return [dataclasses.replace(hits[i], score=float(sims[i])) for i in order]

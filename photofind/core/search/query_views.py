@@ -1,0 +1,94 @@
+"""How a query photo is looked at before it is searched: borders trimmed, and turned upright.
+
+A copy someone holds is often not the photo in the library as it was: an app turned it sideways
+and dropped the EXIF orientation, or a screenshot put it between dark bars. The library is not
+re-indexed for this; the query is changed instead (issue 12, figures in ``bench/edits.py``):
+
+* ``trim_borders`` (``core/images/borders.py``): when the query has uniform neutral bars at two
+  opposite edges, the photo inside them is embedded too, and replaces the query when its nearest
+  photo is closer by ``trim_margin`` (a library photo on a plain black or white ground keeps
+  its own view: its nearest photo is itself).
+* ``rotations``: the query is also embedded turned by 90, 180 and 270 degrees; each view asks the
+  search index for its ``PROBE_K`` nearest photos and keeps the model similarity of the closest,
+  and a turned view replaces the upright one only when that is higher than the upright view's by
+  at least ``rotation_margin`` (a photo that is
+  upright keeps its own view: the turned views of an upright photo match nothing better). Cost:
+  three more embeddings and three nearest-neighbour look-ups per query image.
+
+Pure functions over a decoded image and the searcher's parts; no I/O beyond decoding the query.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from photofind.core.images.borders import trim_borders
+from photofind.core.images.decode import decode_image, preprocess
+from photofind.core.models.embedder import Embedder
+from photofind.core.search.ranking import RankingSettings
+
+Source = str | os.PathLike[str] | bytes
+#: (query vector) -> similarity of its nearest photo in the index the search will use
+NearestSim = Callable[[np.ndarray], float]
+
+#: How many nearest photos of a view (in the search's index) are compared by model similarity.
+PROBE_K = 10
+#: The turns tried besides upright, as Pillow transposes (90, 180, 270 degrees anticlockwise).
+TURNS = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+
+
+def views(img: Image.Image, settings: RankingSettings) -> tuple[list[Image.Image], list[float]]:
+    """The views of one decoded query to embed, and the margin each must win by over the first.
+
+    The photo as it came (margin 0); with ``trim_borders`` and bars found, the photo inside them
+    (``trim_margin``); with ``rotations``, the turns of the (trimmed) photo (``rotation_margin``).
+    """
+    shown, margins = [img], [0.0]
+    if settings.trim_borders:
+        inner = trim_borders(img)
+        if inner is not img:
+            shown.append(inner)
+            margins.append(settings.trim_margin)
+            img = inner
+    if settings.rotations:
+        shown += [img.transpose(t) for t in TURNS]
+        margins += [settings.rotation_margin] * len(TURNS)
+    return shown, margins
+
+
+def choose(vectors: np.ndarray, margins: Sequence[float], nearest_sim: NearestSim) -> int:
+    """Index of the view to search with: the one whose nearest photo is closest, less its margin
+    (the photo as it came wins ties: another view must match better by its margin)."""
+    if len(vectors) == 1:
+        return 0
+    sims = np.array([nearest_sim(v) for v in vectors]) - np.asarray(margins)
+    return int(np.argmax(sims))  # argmax keeps the first of equals
+
+
+def query_vector(
+    sources: Source | Sequence[Source],
+    embedder: Embedder,
+    settings: RankingSettings,
+    nearest_sim: NearestSim,
+) -> np.ndarray:
+    """One unit vector for the query: each image's chosen view, averaged over the images.
+
+    Raises ``ImageDecodeError`` when a query image cannot be read.
+    """
+    items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
+    if not items:
+        raise ValueError("no query image given")
+    spec = embedder.preprocess
+    chosen = []
+    for source in items:
+        img = decode_image(source, min_side=spec.size)
+        shown, margins = views(img, settings)
+        vectors = embedder.embed(np.stack([preprocess(v, spec) for v in shown]))
+        chosen.append(vectors[choose(vectors, margins, nearest_sim)])
+    mean = np.mean(chosen, axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm).astype(np.float32) if norm > 0 else mean.astype(np.float32)

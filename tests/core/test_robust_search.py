@@ -1,0 +1,152 @@
+"""Issue 12: an edited copy of a library photo finds its original first (real model, real photos).
+
+A library of Corel photos large enough for the default ranking's learned space is indexed once by
+the real index job; queries are edited copies written outside it, searched as files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from photofind.config import get_paths
+from photofind.core.images.borders import border_box, trim_borders
+from photofind.core.library import Library
+from photofind.core.search import copies
+from photofind.core.search.ranking import RankingSettings
+
+#: Originals queried through their edited copies (several classes of Corel-1k).
+ORIGINALS = ("105.jpg", "312.jpg", "517.jpg", "733.jpg", "908.jpg")
+OFF = dataclasses.replace(RankingSettings(), rotations=False, trim_borders=False, copy_first=False)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, corel_dir: Path) -> Iterator[Library]:
+    root = tmp_path_factory.mktemp("robust")
+    folder = root / "photos"
+    folder.mkdir()
+    names = sorted({f"{i}.jpg" for i in range(0, 1000, 4)} | set(ORIGINALS))  # 250+: a ranking space
+    for name in names:
+        shutil.copy2(corel_dir / "images" / name, folder / name)
+    lib = Library(get_paths(root / "data"))
+    lib.add_folder(folder)
+    lib.run_index()
+    assert lib.searcher().current_space() is not None  # the default ranking's space is in use
+    yield lib
+    lib.close()
+
+
+def _edited(library: Library, tmp_path: Path, name: str, edit, tag: str) -> Path:  # type: ignore[no-untyped-def]
+    src = next(p for p in _photos(library) if Path(p).name == name)
+    with Image.open(src) as im:
+        out = edit(ImageOps.exif_transpose(im).convert("RGB"))
+    path = tmp_path / f"{tag}-{name}"
+    out.save(path, "JPEG", quality=90)  # no EXIF: nothing tells the app the copy was turned
+    with Image.open(path) as check:
+        assert 0x0112 not in check.getexif()
+    return path
+
+
+def _photos(library: Library) -> list[str]:
+    pids, _ = library.repo.embeddings_for(library.model_info.model_id, library.model_info.dim)
+    return [r.path for r in library.repo.photos_by_ids(pids.tolist()).values()]
+
+
+def _letterbox(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    canvas = Image.new("RGB", (w, round(w * 16 / 9)), (10, 10, 12))
+    canvas.paste(im, (0, (canvas.height - h) // 2))
+    return canvas
+
+
+@pytest.mark.parametrize("turn", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270], ids=["90", "270"])
+def test_a_sideways_copy_finds_its_original_first(library: Library, tmp_path: Path, turn: Image.Transpose) -> None:
+    searcher = library.searcher()
+    for name in ORIGINALS:
+        query = _edited(library, tmp_path, name, lambda im: im.transpose(turn), f"turned{turn.value}")
+        hits = searcher.search_image(str(query), k=5)
+        assert Path(hits[0].path).name == name, (name, [Path(h.path).name for h in hits])
+        assert hits[0].score > 0.9  # the model's similarity of the chosen (upright) view
+
+
+def test_a_letterboxed_copy_finds_its_original_first(library: Library, tmp_path: Path) -> None:
+    searcher = library.searcher()
+    for name in ORIGINALS:
+        query = _edited(library, tmp_path, name, _letterbox, "letterboxed")
+        hits = searcher.search_image(str(query), k=5)
+        assert Path(hits[0].path).name == name, (name, [Path(h.path).name for h in hits])
+
+
+def test_an_upright_photo_is_searched_as_it_is(library: Library) -> None:
+    """A library photo as the query: the turned views never win, so the results are those of the
+    photo itself (the default ranking without the issue-12 query views)."""
+    for path in _photos(library)[:10]:
+        with_views = library.searcher().search_image(path, k=10)
+        plain_query = library.searcher(dataclasses.replace(RankingSettings(), rotations=False, trim_borders=False))
+        assert [h.photo_id for h in with_views] == [h.photo_id for h in plain_query.search_image(path, k=10)]
+        assert with_views[0].path == path
+
+
+def test_switched_off_the_search_is_what_it_was(library: Library, tmp_path: Path) -> None:
+    """rotations, trim and copy-first off: the query is embedded as before issue 12 (one view,
+    decoded as the indexer decodes) and only near-exact copies are pinned."""
+    searcher = library.searcher(OFF)
+    for name in ORIGINALS[:2]:
+        query = _edited(library, tmp_path, name, lambda im: im.transpose(Image.Transpose.ROTATE_90), "off")
+        old_way = searcher.search_vector(searcher.embed_query(str(query)), k=10)
+        assert searcher.search_image(str(query), k=10) == old_way
+        assert np.allclose(searcher.query_vector(str(query)), searcher.embed_query(str(query)), atol=1e-6)
+
+
+def test_copy_first_lifts_an_edited_copy_that_stands_out() -> None:
+    on = RankingSettings()
+    # the ranking put a sibling (0.86) first; the original (0.95) stands out by the model's similarity
+    sims = np.array([0.86, 0.95, 0.70, 0.84], np.float32)
+    assert copies.pinned(sims, on).tolist() == [1]
+    # two near-equal candidates: nothing stands out, the ranking's order stays
+    assert copies.pinned(np.array([0.90, 0.89, 0.5], np.float32), on).tolist() == []
+    # too far from the query to be a copy
+    assert copies.pinned(np.array([0.6, 0.3], np.float32), on).tolist() == []
+    # exact copies always lead (as before), best first; switched off only they do
+    sims = np.array([0.5, 0.985, 0.999, 0.9], np.float32)
+    assert copies.pinned(sims, on).tolist() == [2, 1, 3]
+    assert copies.pinned(sims, dataclasses.replace(on, copy_first=False)).tolist() == [2, 1]
+
+
+def test_copy_first_in_a_search(library: Library, tmp_path: Path) -> None:
+    """A shrunk, recompressed grey copy: the original comes first with copy-first on."""
+
+    def edit(im: Image.Image) -> Image.Image:
+        im = ImageOps.grayscale(im).convert("RGB")
+        im.thumbnail((200, 200))
+        return im
+
+    searcher = library.searcher()
+    for name in ORIGINALS:
+        query = _edited(library, tmp_path, name, edit, "grey")
+        hits = searcher.search_image(str(query), k=5)
+        assert Path(hits[0].path).name == name, (name, [Path(h.path).name for h in hits])
+
+
+def test_borders_are_trimmed_only_when_they_are_bars(corel_dir: Path) -> None:
+    with Image.open(corel_dir / "images" / "105.jpg") as im:
+        photo = im.convert("RGB")
+    assert border_box(photo) is None and trim_borders(photo) is photo
+    boxed = _letterbox(photo)
+    left, top, right, bottom = border_box(boxed)  # type: ignore[misc]
+    assert (left, right) == (0, photo.width)
+    assert abs(top - (boxed.height - photo.height) // 2) <= 2 and abs(bottom - top - photo.height) <= 3
+    # a flat edge on one side only (a clear sky) is not a bar
+    sky = photo.copy()
+    sky.paste((20, 20, 20), (0, 0, photo.width, 60))
+    assert border_box(sky) is None
+    # coloured bars are not a screenshot's
+    blue = Image.new("RGB", (photo.width, photo.height + 200), (30, 60, 200))
+    blue.paste(photo, (0, 100))
+    assert border_box(blue) is None
