@@ -75,6 +75,7 @@ __all__ = [
     "register_model",
     "resolve_model",
     "spec_hash",
+    "variant_of",
 ]
 
 
@@ -145,6 +146,11 @@ def _float32_of(int8: ModelInfo) -> ModelInfo:
         model_id=f"{DEFAULT_MODEL}:{digest}:{float_version}:{spec_hash(int8.preprocess, int8.output_name)}",
         onnx_path=path,
     )
+
+
+def variant_of(model: str) -> str:
+    """"int8" for the quantised default model (a name or a model id), else "float32"."""
+    return "int8" if model == LITE0_INT8 or model.startswith(f"{LITE0_INT8}:") else "float32"
 
 
 def cuda_wanted(device: str) -> bool:
