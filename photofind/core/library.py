@@ -299,7 +299,10 @@ class Library:
         if self.read_only:
             with self.writing():  # raises LibraryReadOnly with the usual message
                 pass
-        extra = ["--model", self.model_name, "--device", self.device]
+        # The model this library resolved (or was asked for); none yet: the child picks the
+        # default by the same rule (device, and the variant the library already has).
+        name = self._requested_model or (self._model_info.name if self._model_info is not None else None)
+        extra = (["--model", name] if name else []) + ["--device", self.device]
         if self.threads:
             extra += ["--threads", str(self.threads)]
         try:
