@@ -214,7 +214,9 @@ def create_embedder(
     device: str = "auto",
     threads: int | None = None,
 ) -> OnnxEmbedder:
-    """Resolve ``name`` and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
+    """Resolve ``name`` (default: the default for ``device``, as a new library would use, see
+    ``default_model_name``) and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
     from photofind.core.models.embedder import OnnxEmbedder
 
+    name = name or default_model_name(device)
     return OnnxEmbedder(resolve_model(name, models_dir), device=device, threads=threads)
