@@ -3,6 +3,7 @@
     python bench/quality.py [DATASET_DIR ...] [--sizes 224,288,320] [--stages all|default] [--json]
     python bench/quality.py --models [--model NAME ...] [--resize center_crop|squash|both]
     python bench/quality.py --descriptors       # input size, GeM, multi-scale (issue #6 item 1)
+    python bench/quality.py --int8              # int8 vs float32 side by side (bench/int8_gate.py)
 
 Default: the ranking stage table (issue #6). Each set is indexed once per input size; every
 row of ``STAGES`` is a ``Searcher`` with those ``RankingSettings`` over the same library; columns
@@ -516,6 +517,12 @@ def print_table(results: list[dict[str, object]]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--int8" in argv:  # the int8 quality gate lives in its own module (issue 13)
+        import int8_gate
+
+        return int8_gate.main([a for a in argv if a != "--int8"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", type=Path, help="data set folders (default: corel1k, ukbench1000)")
     parser.add_argument("--model", action="append", help=f"model name; repeat for several (default {DEFAULT_MODEL})")

@@ -3,6 +3,7 @@
     python bench/throughput.py [--photos N] [--large N] [--repeat R] [--json]
                                [--batch-size B] [--decode-workers W] [--prefetch P] [--threads T]
     python bench/throughput.py --sweep [--photos N] [--large N]
+    --model NAME: the model for every phase (default: the app's default on CPU, the int8 one)
 
 On the same photos it measures
 
@@ -10,6 +11,8 @@ On the same photos it measures
   (b) decode + preprocess: photos/s of ``decode_for_model`` in one thread;
   (c) the app's ``Indexer`` into a temp library: ``report.photos_per_second`` (embedding phase)
       and photos / wall clock of the whole ``run()`` (scan included);
+  (n) the naive serial loop the seed projects run: decode, resize, one forward pass per photo,
+      nothing overlapped (same session settings); photofind's speed-up over it is (c)/(n);
 
 and the pipeline limit L = 1 / (1/a + 1/(b * cores)): decoding and the model share the same
 cores, so a photo costs the model's time plus its share of decoding. Bar: (c) >= 0.8 L.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +55,7 @@ from _common import (
 )
 
 from photofind.core.models.embedder import OnnxEmbedder, usable_cores
+from photofind.core.models.registry import default_model_name
 from photofind.core.images.decode import decode_for_model
 
 LARGE_SIZE = (5120, 2880)
@@ -101,8 +106,24 @@ def set_spinning(embedder: OnnxEmbedder, spinning: int | None) -> None:
     embedder.session = ort.InferenceSession(str(embedder.info.onnx_path), opts, providers=["CPUExecutionProvider"])
 
 
+#: The model every phase runs (``--model``; the children get it on their command line).
+MODEL: str | None = None
+
+
+def phase_naive(photos: list[Path]) -> dict[str, float]:
+    """The seeds' loop: decode + preprocess one photo, run the model on it alone, next photo."""
+    info = model_info(MODEL)
+    embedder = OnnxEmbedder(info, device="cpu")
+    embedder.embed(decode_for_model(photos[0], info.preprocess).tensor[None])  # warm-up
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for p in photos:
+        embedder.embed(decode_for_model(p, info.preprocess).tensor[None])
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return {"photos": len(photos), "photos_per_s": len(photos) / wall, "cpu_ms_per_photo": 1e3 * cpu / len(photos)}
+
+
 def phase_model(photos: list[Path], threads: int | None, batch: int, spinning: int | None = None) -> dict[str, float]:
-    info = model_info()
+    info = model_info(MODEL)
     embedder = OnnxEmbedder(info, device="cpu", threads=threads)
     set_spinning(embedder, spinning)
     tensors = [decode_for_model(p, info.preprocess).tensor for p in photos[:MODEL_SAMPLE]]
@@ -119,7 +140,7 @@ def phase_model(photos: list[Path], threads: int | None, batch: int, spinning: i
 
 
 def phase_decode(photos: list[Path]) -> dict[str, float]:
-    spec = model_info().preprocess
+    spec = model_info(MODEL).preprocess
     decode_for_model(photos[0], spec)  # warm-up (imports, Pillow plugins)
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     for p in photos:
@@ -129,7 +150,7 @@ def phase_decode(photos: list[Path]) -> dict[str, float]:
 
 
 def phase_index(folder: Path, options: dict[str, int | None]) -> dict[str, float]:
-    info = model_info()
+    info = model_info(MODEL)
     with tempfile.TemporaryDirectory(prefix="photofind-throughput-") as tmp:
         lib = open_library(tmp, info, threads=options.get("threads"))
         try:
@@ -156,6 +177,8 @@ def phase_index(folder: Path, options: dict[str, int | None]) -> dict[str, float
 def run_phase(phase: str, folder: Path, options: dict[str, int | None] | None = None) -> dict[str, float]:
     """Run one phase in a fresh interpreter; its result plus its own peak RSS."""
     cmd = [sys.executable, __file__, "--phase", phase, "--folder", str(folder)]
+    if MODEL:
+        cmd += ["--model", MODEL]
     for key, value in (options or {}).items():
         if value is not None:
             cmd += [f"--{key.replace('_', '-')}", str(value)]
@@ -172,6 +195,8 @@ def child_main(args: argparse.Namespace) -> int:
         out = phase_model(photos, args.threads or usable_cores(), args.batch_size or 16, args.spinning)
     elif args.phase == "b":
         out = phase_decode(photos)
+    elif args.phase == "n":
+        out = phase_naive(photos)
     else:
         opts = {
             "batch_size": args.batch_size,
@@ -193,10 +218,10 @@ def limit(a: float, b: float, cores: int) -> float:
 
 
 def measure(name: str, folder: Path, repeat: int, options: dict[str, int | None]) -> dict[str, object]:
-    runs: dict[str, list[dict[str, float]]] = {"a": [], "b": [], "c": []}
+    runs: dict[str, list[dict[str, float]]] = {"a": [], "b": [], "c": [], "n": []}
     model_opts = {"batch_size": 16}  # (a) is always the app's session on all cores
     for i in range(repeat):
-        for phase in ("a", "b", "c"):
+        for phase in ("a", "b", "c", "n"):
             print(f"... {name}: run {i + 1}/{repeat}, phase {phase}", file=sys.stderr, flush=True)
             runs[phase].append(run_phase(phase, folder, model_opts if phase == "a" else options if phase == "c" else None))
 
@@ -229,6 +254,11 @@ def measure(name: str, folder: Path, repeat: int, options: dict[str, int | None]
         # what the model and the decoder need on their own (1.0 = no overhead).
         "cpu_efficiency": (med("a", "cpu_ms_per_photo") + med("b", "cpu_ms_per_photo")) / med("c", "cpu_ms_per_photo"),
         "peak_rss_mb": {p: max(r["peak_rss_mb"] for r in runs[p]) for p in runs},
+        "naive_per_s": med("n", "photos_per_s"),
+        "vs_naive": c / med("n", "photos_per_s"),
+        "vs_naive_per_run_median": median(rc["photos_per_s"] / rn["photos_per_s"] for rc, rn in zip(runs["c"], runs["n"])),
+        "model": MODEL,
+        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "runs": runs,
     }
 
@@ -237,11 +267,13 @@ def print_result(r: dict[str, object]) -> bool:
     cpu, rss = r["cpu_ms_per_photo"], r["peak_rss_mb"]
     assert isinstance(cpu, dict) and isinstance(rss, dict)
     ok = float(r["ratio_per_run_median"]) >= RATIO_BAR  # type: ignore[arg-type]
-    print(f"== {r['set']}: {r['photos']} photos, {r['cores']} cores, median of {r['repeat']} runs")
+    print(f"== {r['set']}: {r['photos']} photos, {r['cores']} cores, model {r['model']}, median of {r['repeat']} runs, load average {r['load_average']}")
     print(f"  (a) model only, batch 16     {r['a_model_per_s']:7.1f} photos/s   {cpu['a']:6.1f} CPU ms/photo   peak RSS {rss['a']:6.0f} MB")
     print(f"  (b) decode+preprocess, 1 thr {r['b_decode_per_s_1core']:7.1f} photos/s   {cpu['b']:6.1f} CPU ms/photo   peak RSS {rss['b']:6.0f} MB")
     print(f"  (c) Indexer (embed phase)    {r['c_index_per_s']:7.1f} photos/s   {cpu['c']:6.1f} CPU ms/photo   peak RSS {rss['c']:6.0f} MB")
     print(f"      Indexer wall incl. scan  {r['c_wall_per_s']:7.1f} photos/s")
+    print(f"  (n) naive serial loop        {r['naive_per_s']:7.1f} photos/s   {cpu['n']:6.1f} CPU ms/photo   peak RSS {rss['n']:6.0f} MB")
+    print(f"  photofind / naive loop = {r['vs_naive']:.2f}x (of medians), {r['vs_naive_per_run_median']:.2f}x (median per run)")
     print(f"  limit L = 1/(1/a + 1/(b*{r['cores']}))  {r['limit_per_s']:7.1f} photos/s")
     print(f"  CPU efficiency (a_cpu + b_cpu) / c_cpu = {r['cpu_efficiency']:.2f}")
     print(
@@ -325,14 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sweep", action="store_true", help="compare Indexer settings on (c)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--phase", choices=("a", "b", "c"), help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--model", help="model for every phase (default: the app's default on CPU)")
+    parser.add_argument("--phase", choices=("a", "b", "c", "n"), help=argparse.SUPPRESS)  # child process
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global MODEL
+    MODEL = args.model or default_model_name("cpu")
     if args.phase:
         return child_main(args)
     quiet_logs()
 
-    model_info()  # convert the model once, before the children need it
+    model_info(MODEL)  # convert the model once, before the children need it
     with tempfile.TemporaryDirectory(prefix="photofind-throughput-photos-") as tmp:
         sets: list[tuple[str, Path]] = []
         if args.photos > 0:

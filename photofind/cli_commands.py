@@ -170,6 +170,8 @@ def cmd_folders(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from photofind.core.models.registry import variant_of
+
     lib = open_library(args)
     info = lib.model_info
     stats = lib.repo.stats(info.model_id)
@@ -187,6 +189,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "skip_reasons": stats.skip_reasons,
         "offline_photos": stats.offline_photos,
         "model": info.model_id,
+        "variant": variant_of(info.model_id),
         "index_file": str(index_file),
         "index_bytes": sum(f.stat().st_size for f in files),
         "db_bytes": lib.paths.db_path.stat().st_size,
@@ -202,7 +205,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"Data dir:   {data['data_dir']}")
     print(f"Folders:    {stats.folders} ({stats.folders_offline} offline)")
     print(f"Photos:     {stats.photos} ({stats.offline_photos} offline)")
-    print(f"Embedded:   {stats.embedded} with {info.model_id}")
+    print(f"Embedded:   {stats.embedded} with {info.model_id} ({data['variant']})")
     if data["upgrade_backlog"]:
         print(
             f"Upgrading:  {data['upgrade_backlog']} photos still to re-embed (photofind index); "
@@ -248,11 +251,22 @@ def cmd_rebuild_index(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from photofind.core.models.registry import available_models
+    from photofind.core.models.registry import LITE0_INT8, available_models, default_model_name, variant_of
 
     paths = get_paths(args.data_dir).ensure()
+    notes = {
+        LITE0_INT8: "int8, the default on CPU",
+        DEFAULT_MODEL: "float32, the default with --device cuda",
+    }
     for name in available_models(paths.models_dir):
-        print(name + ("  (default)" if name == DEFAULT_MODEL else ""))
+        print(name + (f"  ({notes[name]})" if name in notes else ""))
+    if paths.db_path.is_file() and not args.model:
+        lib = open_library(args)
+        try:
+            name = default_model_name(args.device, lib.repo.has_vectors_of_model)
+        finally:
+            lib.close()
+        print(f"This library uses {name} ({variant_of(name)}) with --device {args.device}.")
     return EXIT_OK
 
 

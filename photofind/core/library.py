@@ -30,7 +30,8 @@ from photofind.core.indexing.trash import TrashFunction, TrashReport, default_tr
 from photofind.core.indexing.scanner import storable_path
 from photofind.core.indexing.upgrade import UpgradeState, upgrade_state
 from photofind.core.models.embedder import Embedder, OnnxEmbedder
-from photofind.core.models.registry import DEFAULT_MODEL, resolve_model
+from photofind.core.models.errors import ModelNotAvailable
+from photofind.core.models.registry import DEFAULT_MODEL, default_model_name, resolve_model
 from photofind.core.models.spec import ModelInfo
 from photofind.core.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
 from photofind.core.search.indexes import SearchIndexes
@@ -87,6 +88,8 @@ class Library:
         #: True when the database could only be opened read-only: search works, writing raises.
         self.read_only = is_read_only(self.engine)
         self.repo = Repository(self.engine)
+        #: None until the model is resolved when none was named (``default_model_name``).
+        self._requested_model = model
         self.model_name = model or DEFAULT_MODEL
         self.device = device
         self.threads = threads
@@ -112,10 +115,24 @@ class Library:
         if self._model_info is None:
             with self._parts_lock:
                 if self._model_info is None:
-                    self._model_info = resolve_model(
+                    self._model_info = self._resolve_default() if self._requested_model is None else resolve_model(
                         self.model_name, self.paths.models_dir, convert_in_child=self._convert_in_child
                     )
         return self._model_info
+
+    def _resolve_default(self) -> ModelInfo:
+        """The default model for this device and library (int8 on CPU; float32 where it cannot
+        be made, e.g. a packaged app that bundles only float32)."""
+        name = default_model_name(self.device, self.repo.has_vectors_of_model)
+        try:
+            info = resolve_model(name, self.paths.models_dir, convert_in_child=self._convert_in_child)
+        except ModelNotAvailable as exc:
+            if name == DEFAULT_MODEL:
+                raise
+            logger.warning("using %s: %s", DEFAULT_MODEL, exc)
+            info = resolve_model(DEFAULT_MODEL, self.paths.models_dir, convert_in_child=self._convert_in_child)
+        self.model_name = info.name
+        return info
 
     @property
     def embedder(self) -> Embedder:
@@ -282,7 +299,10 @@ class Library:
         if self.read_only:
             with self.writing():  # raises LibraryReadOnly with the usual message
                 pass
-        extra = ["--model", self.model_name, "--device", self.device]
+        # The model this library resolved (or was asked for); none yet: the child picks the
+        # default by the same rule (device, and the variant the library already has).
+        name = self._requested_model or (self._model_info.name if self._model_info is not None else None)
+        extra = (["--model", name] if name else []) + ["--device", self.device]
         if self.threads:
             extra += ["--threads", str(self.threads)]
         try:

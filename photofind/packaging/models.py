@@ -20,6 +20,7 @@ from photofind.core.models.registry import (
     BUNDLE_MANIFEST,
     DEFAULT_MODEL,
     ENV_BUNDLED_MODELS,
+    LITE0_INT8,
     bundle_manifest_entry,
     resolve_model,
 )
@@ -27,7 +28,12 @@ from photofind.core.models.registry import (
 logger = logging.getLogger(__name__)
 
 
-def stage_models(out_dir: Path, names: Sequence[str] = (DEFAULT_MODEL,)) -> Path:
+#: What a packaged app ships: the int8 model (the default on CPU) and the float32 one it was
+#: made from (CUDA, and the searches of a library still moving to int8).
+BUNDLED = (DEFAULT_MODEL, LITE0_INT8)
+
+
+def stage_models(out_dir: Path, names: Sequence[str] = BUNDLED) -> Path:
     """Convert ``names`` with photofind's own converters into ``out_dir``; returns the manifest.
 
     The model ids are exactly those a source install computes, so a library indexed by one
@@ -62,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    stage_models(Path(args[0]), args[1:] or (DEFAULT_MODEL,))
+    stage_models(Path(args[0]), args[1:] or BUNDLED)
     return 0
 
 

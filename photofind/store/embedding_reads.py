@@ -96,6 +96,16 @@ class EmbeddingReads:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def has_vectors_of_model(self, name: str) -> bool:
+        """Whether any vector was made by model ``name`` (any id ``name:...``; uses the index)."""
+        query = (
+            select(embeddings.c.model_id)
+            .where(embeddings.c.model_id > f"{name}:", embeddings.c.model_id < f"{name};")
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def upgrade_backlog(self, old_model_id: str, new_model_id: str) -> int:
         """Photos with a vector of ``old_model_id`` but none of ``new_model_id`` that an index
         run can re-embed now (status ok, folder online)."""

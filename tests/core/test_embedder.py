@@ -144,6 +144,7 @@ def test_input_validation(cpu_embedder) -> None:
 def test_create_embedder_and_user_models(models_dir, tmp_path) -> None:
     emb = create_embedder(None, models_dir, device="cpu", threads=1)
     assert emb.dim == 1280 and emb.threads == 1
+    assert emb.model_id.startswith("efficientnet-lite0-int8:")  # the default on CPU
     assert default_threads() >= 1
 
     onnx_file = make_tiny_model(tmp_path / "tiny.onnx")

@@ -51,7 +51,8 @@ def corel_library(tmp_path_factory: pytest.TempPathFactory, corel_dir: Path) -> 
 def test_every_photo_is_indexed(corel_library: Path) -> None:
     stats = as_json(photofind(corel_library, "stats", "--json"))
     assert (stats["photos"], stats["embedded"], stats["skipped"]) == (1000, 1000, 0)
-    assert stats["model"].startswith("efficientnet-lite0:")
+    # the default on a CPU: the int8 variant of the default model
+    assert stats["model"].startswith("efficientnet-lite0-int8:") and stats["variant"] == "int8"
     assert stats["index_bytes"] > 0
     folders = as_json(photofind(corel_library, "folders", "--json"))
     assert len(folders) == 1 and folders[0]["online"] and folders[0]["photos"] == 1000
@@ -65,7 +66,7 @@ def test_a_photo_finds_itself_first_then_its_class(
         query = corel_dir / "images" / name
         result = as_json(photofind(corel_library, "search", str(query), "-k", "10", "--json"))
         assert result["query"] == str(query)
-        assert result["model"].startswith("efficientnet-lite0:")
+        assert result["model"].startswith("efficientnet-lite0-int8:")
         hits = result["hits"]
         assert len(hits) == 10
         assert hits[0]["path"] == str(query) and hits[0]["score"] >= 0.99

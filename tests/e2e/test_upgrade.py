@@ -1,7 +1,7 @@
-"""A library made with the previous input size (224 px) moves to the current one (288 px).
+"""A library made by an older photofind moves to the current model variant (int8 at 288 px).
 
-The old library is made the way photofind 0.1 made it: the same model and ONNX file, embedded
-with the previous preprocessing, so its vectors carry the previous model id. Then the current
+Two old libraries: one made the way photofind 0.1 made it (float32 model at 224 px) and one the
+way 0.2 made it (float32 at 288 px), so their vectors carry a previous model id. Then the current
 photofind takes over through its command line: searches keep using the complete old vectors
 while the photos are re-embedded (also after an interrupted run), and once every photo has a new
 vector the old vectors and index files are removed and searches use the new ones.
@@ -18,7 +18,7 @@ import pytest
 from photofind.config import get_paths
 from photofind.core.indexing.indexer import Progress
 from photofind.core.library import Library
-from photofind.core.models.registry import previous_variants
+from photofind.core.models.registry import DEFAULT_MODEL, LITE0_INT8, previous_variants
 from tests.e2e.test_cli import as_json, photofind
 
 pytestmark = pytest.mark.slow
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 N_PHOTOS = 40
 
 
-@pytest.fixture()
-def old_library(tmp_path: Path, corel_dir: Path) -> tuple[Path, Path, str]:
+@pytest.fixture(params=[224, 288], ids=["float32-224px", "float32-288px"])
+def old_library(request: pytest.FixtureRequest, tmp_path: Path, corel_dir: Path) -> tuple[Path, Path, str]:
     photos = tmp_path / "photos"
     photos.mkdir()
     for src in sorted((corel_dir / "images").glob("*.jpg"))[::25][:N_PHOTOS]:
@@ -35,9 +35,9 @@ def old_library(tmp_path: Path, corel_dir: Path) -> tuple[Path, Path, str]:
     data = tmp_path / "data"
     lib = Library(get_paths(data))
     current = lib.model_info
-    (old,) = previous_variants(current)
-    assert old.preprocess.size == 224 and current.preprocess.size == 288
-    assert old.onnx_path == current.onnx_path and old.model_id != current.model_id
+    old = next(v for v in previous_variants(current) if v.preprocess.size == request.param)
+    assert current.name == LITE0_INT8 and current.preprocess.size == 288  # the default on CPU
+    assert old.name == DEFAULT_MODEL and old.onnx_path.is_file() and old.model_id != current.model_id
     old_lib = Library(get_paths(data), model_info=old)  # what photofind 0.1 resolved the model to
     report = old_lib.run_index([old_lib.add_folder(photos)])
     assert report.embedded == N_PHOTOS
@@ -80,6 +80,7 @@ def test_search_keeps_working_through_an_upgrade(old_library: tuple[Path, Path, 
     assert f"{N_PHOTOS - report.embedded} photos to re-embed" in done.stdout
     stats = as_json(photofind(data, "stats", "--json"))
     assert stats["upgrade_backlog"] == 0 and stats["searching_with"] == stats["model"] != old_id
+    assert stats["model"].startswith(f"{LITE0_INT8}:") and stats["variant"] == "int8"
     assert stats["embedded"] == N_PHOTOS
     found = as_json(photofind(data, "search", str(query), "-k", "5", "--json"))
     assert found["model"] == stats["model"] and found["hits"][0]["path"] == str(query)

@@ -35,7 +35,8 @@ def library(data_dir: Path, gate: GatedEmbedder) -> Iterator[Library]:
     """Overrides ``conftest.library``: the window of every test here embeds through ``gate``, so
     a test can hold an index run at a batch it chooses instead of hoping it is still busy."""
     paths = get_paths(data_dir)
-    lib = library_with(paths, gate, model_info=resolve_model(None, paths.models_dir), device="cpu")
+    # the model the gate runs (the default on CPU, int8: what the library template was made with)
+    lib = library_with(paths, gate, model_info=resolve_model(gate.model_id.split(":")[0], paths.models_dir), device="cpu")
     yield lib
     lib.close()
 

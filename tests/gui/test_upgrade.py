@@ -16,8 +16,10 @@ from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, search_done
 @pytest.fixture
 def old_library(tmp_path: Path, photo_dir: Path) -> Library:
     data = tmp_path / "old-data"
-    (old,) = previous_variants(Library(get_paths(data), device="cpu").model_info)
-    # what photofind 0.1 resolved the default model to
+    # what photofind 0.1 resolved the default model to: float32 at 224 px (the current default
+    # on CPU is int8 at 288 px; its previous variants are float32 at 288, then 224)
+    old = previous_variants(Library(get_paths(data), device="cpu").model_info)[-1]
+    assert old.preprocess.size == 224
     old_lib = Library(get_paths(data), device="cpu", model_info=old)
     report = old_lib.run_index([old_lib.add_folder(photo_dir)])
     assert report.embedded == 100 and not report.cancelled

@@ -13,6 +13,7 @@ import pytest
 from photofind.core.models import registry
 from photofind.core.models.registry import (
     DEFAULT_MODEL,
+    LITE0_INT8,
     ENV_BUNDLED_MODELS,
     ModelNotAvailable,
     available_models,
@@ -33,7 +34,7 @@ def bundle(tmp_path_factory) -> Path:
 
 def test_staged_bundle_holds_the_model_and_a_manifest(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert list(manifest) == [DEFAULT_MODEL]
+    assert list(manifest) == [DEFAULT_MODEL, LITE0_INT8]
     entry = manifest[DEFAULT_MODEL]
     assert (bundle / entry["file"]).is_file() and entry["file"].endswith(".onnx")
     assert entry["dim"] == 1280 and entry["output_name"] == "embedding"
@@ -78,7 +79,11 @@ def test_bundled_model_is_used_without_the_converter(
     monkeypatch.setenv(ENV_BUNDLED_MODELS, str(bundle))
     monkeypatch.setattr(registry, "_builtins", no_converter)
     assert resolve_model(DEFAULT_MODEL, tmp_path).onnx_path.parent == bundle
-    assert available_models(tmp_path) == [DEFAULT_MODEL]
+    int8 = resolve_model(LITE0_INT8, tmp_path)
+    assert int8.onnx_path.parent == bundle
+    # the int8 model's float32 predecessor (searches during an upgrade) is the bundled file too
+    assert registry.previous_variants(int8)[0].onnx_path == resolve_model(DEFAULT_MODEL, tmp_path).onnx_path
+    assert available_models(tmp_path) == [DEFAULT_MODEL, LITE0_INT8]
     with pytest.raises(ModelNotAvailable, match="not bundled"):
         resolve_model("opennsfw", tmp_path)
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photofind.core.models.builtin_models import (
     BUILTIN_NAMES,
     DEFAULT_MODEL,
+    LITE0_INT8,
     LITE0_PREPROCESS,
     LITE0_PREVIOUS_PREPROCESS,
     prepare_builtin,
@@ -59,6 +61,7 @@ __all__ = [
     "BUNDLE_MANIFEST",
     "DEFAULT_MODEL",
     "ENV_BUNDLED_MODELS",
+    "LITE0_INT8",
     "LITE0_PREPROCESS",
     "LITE0_PREVIOUS_PREPROCESS",
     "REGISTRY_FILE",
@@ -67,10 +70,12 @@ __all__ = [
     "bundle_manifest_entry",
     "bundled_models_dir",
     "create_embedder",
+    "default_model_name",
     "previous_variants",
     "register_model",
     "resolve_model",
     "spec_hash",
+    "variant_of",
 ]
 
 
@@ -104,9 +109,15 @@ def previous_variants(info: ModelInfo) -> list[ModelInfo]:
     """Earlier preprocessing variants of the same model and weights, newest first.
 
     Their embeddings may still be in a library made by an older photofind; they run the same
-    ONNX file, so they can embed queries while the library is being upgraded.
+    ONNX file (the int8 model's previous variants run the float32 file it was made from), so they
+    can embed queries while the library is being upgraded.
     """
-    if info.name != DEFAULT_MODEL or info.model_id.count(":") != 3:
+    if info.model_id.count(":") != 3:
+        return []
+    if info.name == LITE0_INT8:
+        float32 = _float32_of(info)
+        return [float32, *previous_variants(float32)]
+    if info.name != DEFAULT_MODEL:
         return []
     stem = info.model_id.rsplit(":", 1)[0]
     variants = [
@@ -117,6 +128,58 @@ def previous_variants(info: ModelInfo) -> list[ModelInfo]:
     ]
     # a library still run with a previous variant (tests, benches) has no earlier one of itself
     return [v for v in variants if v.model_id != info.model_id]
+
+
+def _float32_of(int8: ModelInfo) -> ModelInfo:
+    """The float32 model an int8 one was quantised from (same weights, same preprocessing)."""
+    _, digest, version, _ = int8.model_id.split(":")
+    float_version = version.split("q", 1)[0]  # "v1q1-<calibration>" -> "v1"
+    bundled = bundled_model(DEFAULT_MODEL)
+    path = (
+        bundled.onnx_path
+        if bundled is not None
+        else int8.onnx_path.with_name(f"{DEFAULT_MODEL}-{digest}-{float_version}.onnx")
+    )
+    return dataclasses.replace(
+        int8,
+        name=DEFAULT_MODEL,
+        model_id=f"{DEFAULT_MODEL}:{digest}:{float_version}:{spec_hash(int8.preprocess, int8.output_name)}",
+        onnx_path=path,
+    )
+
+
+def variant_of(model: str) -> str:
+    """"int8" for the quantised default model (a name or a model id), else "float32"."""
+    return "int8" if model == LITE0_INT8 or model.startswith(f"{LITE0_INT8}:") else "float32"
+
+
+def cuda_wanted(device: str) -> bool:
+    """Whether ``device`` means the model runs on CUDA (``auto``: a GPU and a CUDA build)."""
+    if device == "cuda":
+        return True
+    if device != "auto":
+        return False
+    from photofind.core.models.embedder import nvidia_gpu_present
+
+    if not nvidia_gpu_present():  # cheap: no onnxruntime import on the many machines without
+        return False
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def default_model_name(device: str, library_has: Callable[[str], bool] = lambda name: False) -> str:
+    """The model a library uses when none is named.
+
+    On CPU the int8 variant (about twice the speed at the same retrieval quality,
+    ``bench/quality.py --int8``); on CUDA the float32 one (int8 QDQ gains nothing there),
+    unless the library already moved to int8: a library keeps its variant rather than
+    re-embedding every photo because of a device flag. ``library_has(name)``: whether the
+    library holds vectors of model ``name``.
+    """
+    if not cuda_wanted(device):
+        return LITE0_INT8
+    return LITE0_INT8 if library_has(LITE0_INT8) else DEFAULT_MODEL
 
 
 def resolve_model(
@@ -151,7 +214,9 @@ def create_embedder(
     device: str = "auto",
     threads: int | None = None,
 ) -> OnnxEmbedder:
-    """Resolve ``name`` and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
+    """Resolve ``name`` (default: the default for ``device``, as a new library would use, see
+    ``default_model_name``) and open an ``OnnxEmbedder`` for it (onnxruntime is imported only here)."""
     from photofind.core.models.embedder import OnnxEmbedder
 
+    name = name or default_model_name(device)
     return OnnxEmbedder(resolve_model(name, models_dir), device=device, threads=threads)
