@@ -157,12 +157,33 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
         )
     if current is not None:
         backup_database(db_path, backups_dir, f"before-{head}")
+    else:
+        _drop_incomplete_first_schema(engine)
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     logger.info("Library schema migrated from %s to %s", current or "empty", head)
     return head
+
+
+def _drop_incomplete_first_schema(engine: Engine) -> None:
+    """Tables without a schema revision are what a process killed during the very first
+    migration leaves (SQLite's DDL is not in one transaction with Alembic's stamp). photofind
+    writes no row before the migration completes, so such tables are empty: they are dropped and
+    made again. A table that holds rows is never dropped (then the database is reported)."""
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )]
+        if not tables:
+            return
+        if any(conn.exec_driver_sql(f'SELECT 1 FROM "{name}" LIMIT 1').first() for name in tables):
+            return  # not ours to drop: migrate() fails and the user is told
+        logger.warning("An interrupted first start left an incomplete library schema (%s); making it again", ", ".join(tables))
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for name in tables:
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def _damaged_message(db_path: Path, backups_dir: Path, exc: Exception | str) -> str:

@@ -75,3 +75,30 @@ def test_database_from_a_newer_photofind_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
     with pytest.raises(DatabaseError, match="newer photofind"):
         open_database(db, tmp_path / "backups")
+
+
+def test_a_first_start_killed_mid_migration_is_made_again_but_tables_with_rows_are_never_dropped(tmp_path: Path) -> None:
+    import sqlite3
+
+    from photofind.store.db import DatabaseError, current_revision, head_revision, open_database
+
+    partial = tmp_path / "partial.db"  # tables, no schema revision: a kill during the first migration
+    conn = sqlite3.connect(partial)
+    conn.execute("create table folders (id integer primary key, path text)")
+    conn.commit()
+    conn.close()
+    engine = open_database(partial, tmp_path / "backups")
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+    foreign = tmp_path / "foreign.db"  # a table with rows is not ours to drop
+    conn = sqlite3.connect(foreign)
+    conn.execute("create table folders (id integer primary key, path text)")
+    conn.execute("insert into folders values (1, 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError):
+        open_database(foreign, tmp_path / "backups")
+    conn = sqlite3.connect(foreign)
+    assert conn.execute("select count(*) from folders").fetchone() == (1,)
+    conn.close()
