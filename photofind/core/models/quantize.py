@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     info = prepare_builtin(load_builtins()[DEFAULT_MODEL], Path(models_dir))
     photos = calibration_photos(args.data, args.per_set)
     calibrate(info.onnx_path, photos, args.out)
-    print(f"{args.out}: ranges from {len(photos)} photos of {args.data} (hash {calibration_hash(args.out)})")
+    sys.stdout.write(f"{args.out}: ranges from {len(photos)} photos of {args.data} (hash {calibration_hash(args.out)})\n")
     return 0
 
 
