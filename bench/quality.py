@@ -308,14 +308,8 @@ def print_halves_table(results: list[dict[str, object]], app_size: int) -> bool:
     ok = True
     default_label = next(label for label, s in STAGES if s == RankingSettings())
     for (size, half, label), cell in by.items():
-        if label != default_label or half != "report":
-            continue
-        for (prefix, metric), bar in RANKING_BARS.items():
-            v = cell.get(f"{prefix} {metric}")
-            if isinstance(v, float):
-                passed = v >= bar
-                ok &= passed if size == app_size else True
-                print(f"{size}px default, report half: {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
+        if label == default_label and half == "report":
+            ok &= _check_bars(cell, size, app_size, f"{size}px default, report half:")
     print()
     return ok
 
@@ -441,14 +435,20 @@ def print_stage_table(results: list[dict[str, object]], app_size: int) -> bool:
     print()
     ok &= _print_stage_contributions(by, cols, app_size)
     for (size, label), cell in by.items():
-        if label != default_label:
-            continue
-        for (prefix, metric), bar in RANKING_BARS.items():
-            v = cell.get(f"{prefix} {metric}")
-            if isinstance(v, float):
-                passed = v >= bar
-                ok &= passed if size == app_size else True
-                print(f"{size}px default {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
+        if label == default_label:
+            ok &= _check_bars(cell, size, app_size, f"{size}px default")
+    return ok
+
+
+def _check_bars(cell: dict[str, object], size: object, app_size: object, title: str) -> bool:
+    """Print each ranking bar against ``cell``; False when one fails at the app's input size."""
+    ok = True
+    for (prefix, metric), bar in RANKING_BARS.items():
+        v = cell.get(f"{prefix} {metric}")
+        if isinstance(v, float):
+            passed = v >= bar
+            ok &= passed if size == app_size else True
+            print(f"{title} {prefix} {metric} {v:.4f} (bar {bar}): {passfail(passed)}")
     return ok
 
 
