@@ -6,6 +6,7 @@ moment and closes it again: a packaging check that Qt, the plugins and the libra
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -58,7 +59,34 @@ def open_library(
     """
     import onnxruntime  # noqa: F401 - see the docstring
 
-    return Library(get_paths(data_dir), model=model, device=device, convert_model_in_child=True)
+    _preload_worker_modules()
+    library = Library(get_paths(data_dir), model=model, device=device, convert_model_in_child=True)
+    # A full garbage collection walks every object of the process while holding the GIL: with
+    # Qt, SQLAlchemy, numpy and onnxruntime loaded that is ~100 ms, run by whichever thread
+    # allocates next (bench/gui_stall.py caught a query worker collecting during a search).
+    # Objects alive now live as long as the app: move them out of the collector's sight.
+    gc.collect()
+    gc.freeze()
+    return library
+
+
+def _preload_worker_modules() -> None:
+    """Import now, before the window shows, what the first search and the first thumbnails
+    would otherwise import on a worker thread: a module's import holds the GIL in one piece
+    (numpy.random ~80 ms, Pillow's plugins and the model table ~100 ms together on the 2-core
+    dev machine), which bench/gui_stall.py saw as the window's longest stall."""
+    import numpy.random  # noqa: F401 - ranking spaces and HNSW graphs draw seeded permutations
+
+    from photofind.core.images.decode import load_format_plugins
+
+    load_format_plugins()
+    if not getattr(sys, "frozen", False):  # a packaged app uses its bundled models only
+        from photofind.core.models.builtin_models import load_builtins
+
+        try:
+            load_builtins()
+        except ImportError as exc:  # the model is then reported missing when first used
+            logger.info("built-in model converters unavailable: %s", exc)
 
 
 def run_app(

@@ -112,6 +112,14 @@ def _ensure_heif_opener() -> None:
         _heif_registered = True
 
 
+def load_format_plugins() -> None:
+    """Load Pillow's format plugins and the HEIF opener now (idempotent).
+
+    Decoding does this on first use; the app calls it before its window shows, because module
+    imports hold the GIL and would stall the window if a worker thread ran them later."""
+    _ensure_heif_opener()
+
+
 # --- decoding ------------------------------------------------------------------------------
 
 
