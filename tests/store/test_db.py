@@ -18,6 +18,29 @@ from photofind.store.db import (
 )
 
 
+def test_head_revision_is_alembics_head() -> None:
+    """HEAD_REVISION lets an up-to-date library open without Alembic; it must be the scripts' head
+    (a new migration updates both)."""
+    assert head_revision() == db_module.alembic_head()
+
+
+def test_an_up_to_date_library_opens_without_importing_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    open_database(tmp_path / "lib.db", tmp_path / "backups").dispose()
+    code = (
+        "import sys; from pathlib import Path; from photofind.store.db import open_database, current_revision;"
+        "e = open_database(Path(sys.argv[1]), Path(sys.argv[2])); print(current_revision(e));"
+        "print('alembic' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "lib.db"), str(tmp_path / "backups")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert out == [head_revision(), "False"]
+
+
 def test_fresh_database_is_migrated_to_head_with_wal_and_foreign_keys(tmp_path: Path) -> None:
     engine = open_database(tmp_path / "lib.db", tmp_path / "backups")
     assert current_revision(engine) == head_revision()
@@ -49,7 +72,9 @@ def test_existing_database_is_backed_up_before_a_migration(
     # A newer photofind whose head is one revision past what this file has.
     upgrades: list[str] = []
     monkeypatch.setattr(db_module, "head_revision", lambda: "0002_next")
-    monkeypatch.setattr(db_module.command, "upgrade", lambda cfg, rev: upgrades.append(rev))
+    import alembic.command
+
+    monkeypatch.setattr(alembic.command, "upgrade", lambda cfg, rev: upgrades.append(rev))
     open_database(db, tmp_path / "backups").dispose()
     assert upgrades == ["head"]
     backup = latest_backup(tmp_path / "backups")
