@@ -112,11 +112,14 @@ class Library:
     # ------------------------------------------------------------------ parts
     @property
     def model_info(self) -> ModelInfo:
+        """The library's current model, described: a built-in model's file is made only when an
+        embedder needs it (``embedder``), so reading the library (stats, a search that still uses
+        a previous variant's vectors) never converts a model into the data dir."""
         if self._model_info is None:
             with self._parts_lock:
                 if self._model_info is None:
                     self._model_info = self._resolve_default() if self._requested_model is None else resolve_model(
-                        self.model_name, self.paths.models_dir, convert_in_child=self._convert_in_child
+                        self.model_name, self.paths.models_dir, build=False
                     )
         return self._model_info
 
@@ -125,22 +128,40 @@ class Library:
         be made, e.g. a packaged app that bundles only float32)."""
         name = default_model_name(self.device, self.repo.has_vectors_of_model)
         try:
-            info = resolve_model(name, self.paths.models_dir, convert_in_child=self._convert_in_child)
+            info = resolve_model(name, self.paths.models_dir, build=False)
         except ModelNotAvailable as exc:
             if name == DEFAULT_MODEL:
                 raise
             logger.warning("using %s: %s", DEFAULT_MODEL, exc)
-            info = resolve_model(DEFAULT_MODEL, self.paths.models_dir, convert_in_child=self._convert_in_child)
+            info = resolve_model(DEFAULT_MODEL, self.paths.models_dir, build=False)
         self.model_name = info.name
         return info
 
+    def _build_model(self, info: ModelInfo) -> ModelInfo:
+        """Convert the described model ``info``; the default int8 model falls back to float32
+        when it cannot be made here (as ``_resolve_default`` does when it cannot be described)."""
+        try:
+            built = resolve_model(info.name, self.paths.models_dir, convert_in_child=self._convert_in_child)
+            # a variant handed in (e.g. a previous preprocessing) shares the built file: keep it
+            return info if info.onnx_path.is_file() else built
+        except ModelNotAvailable as exc:
+            if self._requested_model is not None or info.name == DEFAULT_MODEL:
+                raise
+            logger.warning("using %s: %s", DEFAULT_MODEL, exc)
+            self.model_name = DEFAULT_MODEL
+            self._upgrade = None  # the current model changed
+            return resolve_model(DEFAULT_MODEL, self.paths.models_dir, convert_in_child=self._convert_in_child)
+
     @property
     def embedder(self) -> Embedder:
-        """The model session (created on first use: seconds, and memory)."""
+        """The model session (created on first use: seconds, and memory; a built-in model is
+        converted first if its file is not there yet)."""
         if self._embedder is None:
             info = self.model_info
             with self._parts_lock:
                 if self._embedder is None:
+                    if not info.onnx_path.is_file():
+                        info = self._model_info = self._build_model(info)
                     self._embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
         return self._embedder
 

@@ -136,17 +136,21 @@ def load_builtins() -> dict[str, BuiltInModel]:
     return _BUILTINS
 
 
-def prepare_builtin(b: BuiltInModel, models_dir: Path, *, convert_in_child: bool = False) -> ModelInfo:
+def prepare_builtin(
+    b: BuiltInModel, models_dir: Path, *, convert_in_child: bool = False, build: bool = True
+) -> ModelInfo:
     """The ready-to-run built-in ``b``, converted into ``models_dir`` unless already there.
 
     ``convert_in_child`` runs the conversion in a child process (the app does: the converter's
-    imports and graph building hold the GIL for seconds, which would freeze the window)."""
+    imports and graph building hold the GIL for seconds, which would freeze the window).
+    ``build=False`` only describes the model (its id is known from the weights and versions):
+    ``onnx_path`` may not exist yet, and nothing is written."""
     weights = b.weights()
     if weights is None:
         raise ModelNotAvailable(f"model {b.name!r} is not installed: {b.missing_hint}")
     digest = file_hash(weights)[:12]
     out = models_dir / f"{b.name}-{digest}-v{b.version}.onnx"
-    if not out.is_file():
+    if build and not out.is_file():
         # Two processes may both get here; each writes its own temp file and atomically
         # replaces, so the result is one complete file either way.
         logger.info("preparing model %s into %s (first use)", b.name, out)

@@ -183,10 +183,16 @@ def default_model_name(device: str, library_has: Callable[[str], bool] = lambda 
 
 
 def resolve_model(
-    name: str | None, models_dir: str | os.PathLike[str], *, convert_in_child: bool = False
+    name: str | None,
+    models_dir: str | os.PathLike[str],
+    *,
+    convert_in_child: bool = False,
+    build: bool = True,
 ) -> ModelInfo:
     """The ready-to-run model ``name`` (default: ``DEFAULT_MODEL``), converting it if needed
-    (in a child process with ``convert_in_child``: see ``builtin_models.prepare_builtin``)."""
+    (in a child process with ``convert_in_child``: see ``builtin_models.prepare_builtin``).
+    ``build=False``: describe a built-in without converting it (its ``onnx_path`` may not exist;
+    searches use this so that they never write the models folder)."""
     name = name or DEFAULT_MODEL
     models_dir = Path(models_dir)
     bundled = bundled_model(name)
@@ -200,7 +206,7 @@ def resolve_model(
                 f"model {name!r} is not bundled with this app and its converter cannot run "
                 f"here ({exc})"
             ) from exc
-        return prepare_builtin(builtins[name], models_dir, convert_in_child=convert_in_child)
+        return prepare_builtin(builtins[name], models_dir, convert_in_child=convert_in_child, build=build)
     entry = read_user_registry(models_dir).get(name)
     if entry is None:
         known = ", ".join(available_models(models_dir)) or "none"
