@@ -15,7 +15,7 @@ def show_duplicates(window: MainWindow) -> DuplicatesView:
 
     view = getattr(window, "duplicates_view", None)
     if view is None:
-        view = DuplicatesView(window.library, window.jobs, window)
+        view = DuplicatesView(window.library, window.jobs, window, filters=window.filters)
         view.library_changed.connect(window.index.library_changed)
         window.duplicates_view = view  # type: ignore[attr-defined]
     view.show()

@@ -1,0 +1,80 @@
+"""What the results pane says above the grid, and in the grid when it is empty.
+
+A plain function of the pane's state (the browse scope, the query, how many photos are shown or
+pass the filter), so the words live in one place: the heading names the folder and says
+"filtered" with what is set when a filter narrows the view; an empty grid says why and how to get
+photos back ("No photos match these filters" with the way to clear them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photofind.gui.filters import FilterState
+
+EMPTY_LIBRARY = (
+    "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
+    "photofind indexes it in the background; then drop or paste a photo to find similar ones."
+)
+NO_MATCH = "No photos match these filters."
+CLEAR_HINT = "Click Clear filters above the photos (or press Ctrl+L) to see {what} again."
+
+
+@dataclass(frozen=True)
+class Words:
+    heading: str
+    empty: str  # "" leaves the empty grid blank
+
+
+def browse_words(
+    filters: FilterState, scope_name: str, scope_photos: int, library_empty: bool,
+    passing: int | None, offline_text: str | None,
+) -> Words:
+    """Browsing: ``passing`` is how many photos pass an active filter (None: not counted yet)."""
+    f = filters.photo_filter
+    name = filters.folder_name(f.folder) if f.folder else "All photos"
+    photos = scope_photos if passing is None or not f.active else passing
+    narrowing = filters.narrowing
+    if f.active and passing is None:  # counting
+        heading = f"{name} · newest first"
+    elif photos:
+        heading = f"{name} · newest first · {photos:,} photos"
+    else:
+        heading = f"{name} · no photos" + ("" if narrowing else " yet")
+    if narrowing:
+        what = filters.describe(folder=False)
+        heading += f" · filtered: {what}" if what else " · filtered"
+    if library_empty:
+        empty = EMPTY_LIBRARY
+    elif offline_text:
+        empty = offline_text
+    elif narrowing and passing == 0:
+        empty = f"{NO_MATCH}\n\n" + CLEAR_HINT.format(what="all your photos")
+    elif not photos and not (f.active and passing is None):
+        empty = "No photos here yet. New photos appear while indexing runs."
+    else:
+        empty = ""
+    return Words(heading, empty)
+
+
+def search_words(
+    filters: FilterState, caption: str, shown: int, k: int, regions: bool, searching: bool,
+    no_library_text: str,
+) -> Words:
+    """A query's answer (``shown`` photos of the ``k`` asked for)."""
+    described = filters.describe() if filters.active else ""
+    suffix = f" · filtered: {described}" if described else ""
+    if searching:
+        return Words(f"Searching for photos like {caption}{suffix}…", "")
+    part = " (the part you selected)" if regions else ""
+    if shown:
+        if described and shown < k:
+            return Words(f"All {shown} photos that pass the filters, most like {caption}{part} first"
+                         f"{suffix}", "")
+        return Words(f"{shown} photos most like {caption}{part}{suffix}", "")
+    if described:
+        return Words(
+            f"No photos like {caption}{suffix}",
+            f"{NO_MATCH}\n\n" + CLEAR_HINT.format(what="the best matches in your whole library"),
+        )
+    return Words(f"No photos like {caption}", no_library_text)
