@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         panel.folders_loaded.connect(status.folders_loaded)
         panel.folders_loaded.connect(results.folders_loaded)
         panel.folders_loaded.connect(self.filters.set_library_folders)
+        panel.folders_loaded.connect(self._folders_loaded)
         self.filters.changed.connect(self._filter_changed)
         panel.folders_loaded.connect(self.watch.sync)
         panel.photos_arrived.connect(results.refresh)
@@ -209,6 +210,9 @@ class MainWindow(QMainWindow):
 
     def _filter_changed(self, photo_filter) -> None:  # type: ignore[no-untyped-def]
         self.library_panel.show_folder(photo_filter.folder)
+
+    def _folders_loaded(self, _rows: list) -> None:  # type: ignore[type-arg]
+        self.library_panel.show_folder(self.filters.photo_filter.folder)  # a folder set before
 
     def _add_folders(self, paths: list[str]) -> None:
         for path in paths:

@@ -144,6 +144,8 @@ class FilterBar(QWidget):
         for check, edit, day, default in (
             (self.from_check, self.from_edit, first, 0), (self.to_check, self.to_edit, last, 1),
         ):
+            if check.isChecked() and self._date_timer.isActive():
+                continue  # a date being typed: it applies in a moment
             check.setChecked(day is not None)
             edit.setEnabled(day is not None)
             if day is not None:

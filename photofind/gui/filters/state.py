@@ -142,6 +142,7 @@ class FilterState(QObject):
         folder = self._filter.folder
         if folder and not any(within(folder, root) for root in self.library_folders):
             self.set_folder(None)
+        self.choices_changed.emit()  # the folder menu and names
         self.refresh_choices()
 
     def refresh_choices(self) -> None:
