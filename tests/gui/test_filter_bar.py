@@ -75,14 +75,15 @@ def test_type_and_folder_filters_narrow_browsing_and_searches(
     pngs = {trips / "2021" / p for p in os.listdir(trips / "2021")}
     qtbot.waitUntil(lambda: _browsed(window, 5), timeout=TIMEOUT_MS)
     assert _paths(window) == pngs
-    assert "filtered: PNG" in results.heading.text() and "5 photos" in results.heading.text()
+    assert results.heading.text() == "All photos · newest first · 5 photos · filtered"
+    assert "Filtered: PNG" in results.heading.toolTip()
     assert bar.type_button.text() == "Type: PNG" and bar.clear_button.isEnabled()
 
     # ... and in a search by a dropped JPEG: every result passes; all 5 of the 50 asked for.
     assert drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     assert _paths(window) == pngs
-    assert results.heading.text().startswith("All 5 photos that pass the filters, most like 705.jpg")
+    assert results.heading.text() == "5 photos most like 705.jpg · all that pass the filters"
 
     # A subfolder: types cleared, folder trips/2019 chosen in the bar; the search runs again.
     _menu_action(bar.type_menu, "All types").trigger()
@@ -91,7 +92,7 @@ def test_type_and_folder_filters_narrow_browsing_and_searches(
     jpegs_2019 = {trips / "2019" / p for p in os.listdir(trips / "2019")}
     qtbot.waitUntil(lambda: search_done(window) and _paths(window) == jpegs_2019, timeout=TIMEOUT_MS)
     assert bar.folder_button.text() == "Folder: trips/2019"
-    assert "in trips/2019" in results.heading.text()
+    assert "Filtered: in trips/2019" in results.heading.toolTip()
     # the library panel shows the library folder that holds it
     assert window.library_panel.selected_folder().path == str(trips)
 
@@ -123,7 +124,8 @@ def test_library_panel_selection_is_the_folder_filter(make_window, qtbot, trips:
     assert drop(window.query_panel, file_mime(photo_dir / "705.jpg"))
     qtbot.waitUntil(lambda: search_done(window), timeout=TIMEOUT_MS)
     assert len(_paths(window)) == 10 and all(trips in p.parents for p in _paths(window))
-    assert "in trips" in window.results.heading.text()
+    assert window.results.heading.text() == "10 photos most like 705.jpg · all that pass the filters"
+    assert "Filtered: in trips" in window.results.heading.toolTip()
 
     # All folders from the bar's menu: the panel follows, the search looks everywhere again.
     _menu_action(window.results.filter_bar.folder_menu, "All folders").trigger()
@@ -148,13 +150,13 @@ def test_date_range_uses_the_photos_dates_taken(make_window, qtbot, library: Lib
     bar.to_check.setChecked(True)
     bar.to_edit.setDate(QDate(2019, 6, 30))  # applies after a short pause, as when typing
     qtbot.waitUntil(lambda: _browsed(window, len(expected)) and _paths(window) == expected, timeout=TIMEOUT_MS)
-    assert "taken 2019-06-01 to 2019-06-30" in window.results.heading.text()
+    assert "taken 2019-06-01 to 2019-06-30" in window.results.heading.toolTip()
 
     # Only an upper bound: everything taken up to the end of 2019-06-30.
     bar.from_check.setChecked(False)
     upto = {p for p, t in taken.items() if t < end}
     qtbot.waitUntil(lambda: _browsed(window, len(upto)) and _paths(window) == upto, timeout=TIMEOUT_MS)
-    assert "taken up to 2019-06-30" in window.results.heading.text()
+    assert "taken up to 2019-06-30" in window.results.heading.toolTip()
 
 
 def test_nothing_passes_then_clear_restores_everything(make_window, qtbot, trips: Path, photo_dir: Path) -> None:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QToolButton,
     QWidget,
 )
 
@@ -66,9 +65,7 @@ class FilterBar(QWidget):
         self._date_timer.timeout.connect(self._apply_dates)
 
         self.title = QLabel("Filter:")
-        self.folder_button = QToolButton()
-        self.folder_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.folder_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.folder_button = QPushButton()  # a push button with a menu: the arrow has room
         self.folder_button.setAccessibleName("Folder filter")
         self.folder_button.setToolTip(
             "Only photos of this folder and its subfolders (the folder selected in the Library list)"
@@ -87,8 +84,7 @@ class FilterBar(QWidget):
         for check in (self.from_check, self.to_check):
             check.toggled.connect(self._date_toggled)
 
-        self.type_button = QToolButton()
-        self.type_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.type_button = QPushButton()
         self.type_button.setAccessibleName("File type filter")
         self.type_button.setToolTip("Only photos of the ticked file types")
         self.type_menu = QMenu(self.type_button)
@@ -110,8 +106,6 @@ class FilterBar(QWidget):
         layout.addWidget(self.type_button)
         layout.addStretch(1)
         layout.addWidget(self.clear_button)
-        for w in (self.folder_button, self.type_button):
-            w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         state.changed.connect(self.show_state)
         state.choices_changed.connect(self.show_state)
@@ -155,7 +149,6 @@ class FilterBar(QWidget):
         for w in widgets:
             w.blockSignals(False)
         self.clear_button.setEnabled(state.active)
-        self.title.setText("Filter (active):" if state.active else "Filter:")
         described = state.describe()
         self.setToolTip(TOOLTIP + (f"\n\nNow: {described}" if described else ""))
 
@@ -178,10 +171,11 @@ class FilterBar(QWidget):
         menu, current = self.folder_menu, self.state.photo_filter.folder
         menu.clear()
         group = QActionGroup(menu)
-        entries = [("All folders", None)] + [
-            (os.path.basename(p) or p, p) for p in self.state.library_folders
-        ]
-        if current and current not in self.state.library_folders:
+        entries: list[tuple[str, str | None]] = [("All folders", None)]
+        for root in self.state.library_folders:
+            entries.append((os.path.basename(root) or root, root))
+            entries += [("      " + os.path.basename(p), p) for p in self.state.subfolders.get(root, [])]
+        if current and current not in {p for _t, p in entries}:
             entries.append((self.state.folder_name(current), current))
         for text, path in entries:
             action = QAction(text, menu)

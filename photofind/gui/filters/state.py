@@ -25,6 +25,8 @@ TYPE_NAMES = {
     "tiff": "TIFF", "gif": "GIF", "bmp": "BMP", "avif": "AVIF",
 }
 assert set(TYPE_NAMES) == set(FILE_TYPES)
+#: The folder menu lists each library folder's subfolders (one level down), at most this many.
+MENU_SUBFOLDERS = 30
 
 
 def within(folder: str | None, root: str | None) -> bool:
@@ -58,6 +60,7 @@ class FilterState(QObject):
         self.library_folders: list[str] = []
         self.type_counts: dict[str, int] = {}
         self.taken_range: tuple[float, float] | None = None
+        self.subfolders: dict[str, list[str]] = {}  # library folder -> its folders one level down
 
     # ------------------------------------------------------------------ the filter
     @property
@@ -146,12 +149,26 @@ class FilterState(QObject):
         self.refresh_choices()
 
     def refresh_choices(self) -> None:
-        repo = self._library.repo
+        repo, roots = self._library.repo, list(self.library_folders)
         self._jobs.run(
-            "query", lambda _c, _p: (repo.type_counts(), repo.taken_range()),
+            "query",
+            lambda _c, _p: (repo.type_counts(), repo.taken_range(), {r: subfolders(r) for r in roots}),
             self._choices, lambda _exc: None, key="filter-choices",
         )
 
-    def _choices(self, answer: tuple[dict[str, int], tuple[float, float] | None]) -> None:
-        self.type_counts, self.taken_range = answer
+    def _choices(self, answer: tuple) -> None:  # type: ignore[type-arg]
+        self.type_counts, self.taken_range, self.subfolders = answer
         self.choices_changed.emit()
+
+
+def subfolders(root: str, limit: int = MENU_SUBFOLDERS) -> list[str]:
+    """The folders directly inside ``root`` (not hidden), sorted by name; [] when unreadable."""
+    try:
+        with os.scandir(root) as entries:
+            names = sorted(
+                (e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)),
+                key=str.casefold,
+            )
+    except OSError:
+        return []
+    return [os.path.join(root, n) for n in names[:limit]]

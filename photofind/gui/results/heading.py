@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
 from photofind.gui.filters import FilterState
 
 EMPTY_LIBRARY = (
@@ -24,6 +27,38 @@ CLEAR_HINT = "Click Clear filters above the photos (or press Ctrl+L) to see {wha
 class Words:
     heading: str
     empty: str  # "" leaves the empty grid blank
+    detail: str = ""  # the heading's tooltip: what the filter lets through
+
+
+class HeadingLabel(QLabel):
+    """A one-line label that elides a text too long for its width instead of widening the
+    window (the full text is in its tooltip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+
+    def set_words(self, words: Words) -> None:
+        self._full = words.heading
+        self.setToolTip(words.heading + (f"\n{words.detail}" if words.detail else ""))
+        self._elide()
+
+    def text(self) -> str:  # type: ignore[override]
+        """The whole heading (what is painted may be elided)."""
+        return self._full
+
+    def setText(self, text: str) -> None:  # type: ignore[override]
+        self._full = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(20, self.width())))
 
 
 def browse_words(
@@ -42,8 +77,7 @@ def browse_words(
     else:
         heading = f"{name} · no photos" + ("" if narrowing else " yet")
     if narrowing:
-        what = filters.describe(folder=False)
-        heading += f" · filtered: {what}" if what else " · filtered"
+        heading += " · filtered"
     if library_empty:
         empty = EMPTY_LIBRARY
     elif offline_text:
@@ -54,7 +88,7 @@ def browse_words(
         empty = "No photos here yet. New photos appear while indexing runs."
     else:
         empty = ""
-    return Words(heading, empty)
+    return Words(heading, empty, _detail(filters))
 
 
 def search_words(
@@ -62,19 +96,25 @@ def search_words(
     no_library_text: str,
 ) -> Words:
     """A query's answer (``shown`` photos of the ``k`` asked for)."""
-    described = filters.describe() if filters.active else ""
-    suffix = f" · filtered: {described}" if described else ""
+    filtered = filters.active
+    suffix = " · filtered" if filtered else ""
+    detail = _detail(filters)
     if searching:
-        return Words(f"Searching for photos like {caption}{suffix}…", "")
+        return Words(f"Searching for photos like {caption}{suffix}…", "", detail)
     part = " (the part you selected)" if regions else ""
     if shown:
-        if described and shown < k:
-            return Words(f"All {shown} photos that pass the filters, most like {caption}{part} first"
-                         f"{suffix}", "")
-        return Words(f"{shown} photos most like {caption}{part}{suffix}", "")
-    if described:
+        if filtered and shown < k:
+            return Words(f"{shown} photos most like {caption}{part} · all that pass the filters", "", detail)
+        return Words(f"{shown} photos most like {caption}{part}{suffix}", "", detail)
+    if filtered:
         return Words(
             f"No photos like {caption}{suffix}",
             f"{NO_MATCH}\n\n" + CLEAR_HINT.format(what="the best matches in your whole library"),
+            detail,
         )
     return Words(f"No photos like {caption}", no_library_text)
+
+
+def _detail(filters: FilterState) -> str:
+    described = filters.describe() if filters.active else ""
+    return f"Filtered: {described}" if described else ""

@@ -19,7 +19,6 @@ from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QMenu,
     QPushButton,
     QSlider,
@@ -36,7 +35,12 @@ from photofind.gui.filters import FilterBar, FilterState, within
 from photofind.gui.jobs import Job, JobRunner
 from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
-from photofind.gui.results.heading import EMPTY_LIBRARY, browse_words, search_words
+from photofind.gui.results.heading import (
+    EMPTY_LIBRARY,
+    HeadingLabel,
+    browse_words,
+    search_words,
+)
 from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
 from photofind.gui.results.preview import LargePreview
 from photofind.gui.results.thumbs import ThumbnailLoader
@@ -102,8 +106,7 @@ class ResultsPane(QWidget):
         self.large.open_requested.connect(self.open_photo)
         self._folders: list = []  # FolderRow: which are offline
 
-        self.heading = QLabel("")
-        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        self.heading = HeadingLabel()
         self.back_button = QPushButton("Show library")
         self.back_button.setToolTip("Leave the search and browse the library")
         self.back_button.clicked.connect(self.browse)
@@ -230,7 +233,7 @@ class ResultsPane(QWidget):
             )
         else:
             photo_id, path = query.photo_id, query.path or ""
-            fn = lambda _c, progress: queries.similar_photos(  # noqa: E731
+            fn = lambda _c, progress: queries.similar_photos(
                 library, ranking, photo_id, path, k, progress if show else None, only
             )
         self.view.set_empty_text("")
@@ -357,7 +360,7 @@ class ResultsPane(QWidget):
                             "No indexed photos to compare with yet: indexing may still be running "
                             "(see the status bar). Results appear when it has embedded some photos."),
             )
-        self.heading.setText(words.heading)
+        self.heading.set_words(words)
         self.view.set_empty_text(words.empty)
 
     def _all_offline(self) -> bool:
