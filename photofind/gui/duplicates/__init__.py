@@ -20,5 +20,6 @@ def show_duplicates(window: MainWindow) -> DuplicatesView:
         window.duplicates_view = view  # type: ignore[attr-defined]
     view.show()
     view.raise_()
+    view.tree.setFocus()  # Escape closes the view (in its filter bar, Escape clears the filters)
     view.find()
     return view
