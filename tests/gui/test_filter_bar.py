@@ -145,6 +145,13 @@ def test_date_range_uses_the_photos_dates_taken(make_window, qtbot, library: Lib
     expected = {p for p, t in taken.items() if start <= t < end}
     assert expected == {trips / "2019" / p for p in os.listdir(trips / "2019")}  # the real values
 
+    # Unticked, the date boxes offer the library's own range of dates taken.
+    first, last = (dt.date.fromtimestamp(f(taken.values())) for f in (min, max))
+    qtbot.waitUntil(lambda: window.filters.taken_range is not None, timeout=TIMEOUT_MS)
+    assert bar.from_edit.date() == QDate(first.year, first.month, first.day)
+    assert bar.to_edit.date() == QDate(last.year, last.month, last.day)
+    assert not bar.from_edit.isEnabled() and not window.filters.active
+
     bar.from_check.setChecked(True)
     bar.from_edit.setDate(QDate(2019, 6, 1))
     bar.to_check.setChecked(True)
@@ -185,6 +192,22 @@ def test_nothing_passes_then_clear_restores_everything(make_window, qtbot, trips
     assert "filtered" not in results.heading.text()
     results.browse()
     qtbot.waitUntil(lambda: _browsed(window, 110), timeout=TIMEOUT_MS)
+
+
+def test_find_similar_and_a_new_result_count_keep_the_filter(make_window, qtbot, trips: Path, photo_dir: Path) -> None:
+    window = make_window()
+    results = window.results
+    qtbot.waitUntil(lambda: _browsed(window, 110), timeout=TIMEOUT_MS)
+    results.filter_bar.toggle_type("png", True)
+    qtbot.waitUntil(lambda: _browsed(window, 5), timeout=TIMEOUT_MS)
+    query = window.library.repo.photo_by_path(str(photo_dir / "705.jpg"))
+    results.find_similar(query.id, query.path)
+    pngs = {trips / "2021" / p for p in os.listdir(trips / "2021")}
+    qtbot.waitUntil(lambda: search_done(window) and _paths(window) == pngs, timeout=TIMEOUT_MS)
+    results.count.setValue(3)  # the search runs again with the new count, still filtered
+    qtbot.waitUntil(lambda: search_done(window) and results.model.rowCount() == 3, timeout=TIMEOUT_MS)
+    assert _paths(window) < pngs
+    assert results.heading.text() == "3 photos most like 705.jpg · filtered"
 
 
 def test_escape_in_the_bar_and_ctrl_l_clear_and_tab_reaches_every_widget(make_window, qtbot, trips: Path) -> None:
