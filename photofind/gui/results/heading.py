@@ -19,6 +19,10 @@ EMPTY_LIBRARY = (
     "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
     "photofind indexes it in the background; then drop or paste a photo to find similar ones."
 )
+NOTHING_EMBEDDED = (
+    "No indexed photos to compare with yet: indexing may still be running (see the status bar). "
+    "Results appear when it has embedded some photos."
+)
 NO_MATCH = "No photos match these filters."
 CLEAR_HINT = "Click Clear filters above the photos (or press Ctrl+L) to see {what} again."
 

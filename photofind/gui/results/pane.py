@@ -37,6 +37,7 @@ from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
 from photofind.gui.results.heading import (
     EMPTY_LIBRARY,
+    NOTHING_EMBEDDED,
     HeadingLabel,
     browse_words,
     search_words,
@@ -237,7 +238,7 @@ class ResultsPane(QWidget):
                 library, ranking, photo_id, path, k, progress if show else None, only
             )
         self.view.set_empty_text("")
-        self._start(fn, show)
+        self._start_with(fn, self._answer, show)
         if not keep_preview:
             self.query_started.emit(query.caption)
         self._update_heading()
@@ -286,9 +287,6 @@ class ResultsPane(QWidget):
             and not self.view.selectionModel().hasSelection()
         ):
             self.browse()
-
-    def _start(self, fn, on_progress=None) -> None:  # type: ignore[no-untyped-def]
-        self._start_with(fn, self._answer, on_progress)
 
     def _start_with(self, fn, on_done, on_progress=None) -> None:  # type: ignore[no-untyped-def]
         if self._page_job is not None:
@@ -356,9 +354,7 @@ class ResultsPane(QWidget):
             words = search_words(
                 self.filters, query.caption, self.model.rowCount(), self.count.value(),
                 bool(query.regions), self.searching,
-                offline or (EMPTY_LIBRARY if not self._folders else
-                            "No indexed photos to compare with yet: indexing may still be running "
-                            "(see the status bar). Results appear when it has embedded some photos."),
+                offline or (EMPTY_LIBRARY if not self._folders else NOTHING_EMBEDDED),
             )
         self.heading.set_words(words)
         self.view.set_empty_text(words.empty)
