@@ -4,7 +4,9 @@ The window composes its parts and connects their signals; each part owns its sta
 
 - ``library_panel`` (``library_panel.LibraryPanel``): the folder list and the folder selected;
 - ``query_panel`` (``query_panel.QueryPanel``): drops, pastes, File → Open, the query's picture;
-- ``results`` (``results.ResultsPane``): the current query or browse scope and the grid;
+- ``results`` (``results.ResultsPane``): the current query or browse scope, the filter bar, the grid;
+- ``filters`` (``filters.FilterState``): the session's photo filter, shared by the results pane and
+  the duplicates view; its folder is the library panel's selection (``show_folder`` follows it);
 - ``status`` (``status.StatusBar``): indexing progress with pause/cancel, messages;
 - ``index`` (``index_service.IndexService``): the one library writer (index runs, folders);
 - ``watch`` (``library_panel.FolderWatch``): folder changes on disk -> index requests.
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, 
 
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
+from photofind.gui.filters import FilterState
 from photofind.gui.index_service import READ_ONLY_NOTICE, IndexService
 from photofind.gui.jobs import JobRunner
 from photofind.gui.library_panel import FolderWatch, LibraryPanel, SkippedDialog
@@ -67,7 +70,8 @@ class MainWindow(QMainWindow):
         )
         self.library_panel = LibraryPanel(library, self.jobs)
         self.query_panel = QueryPanel()
-        self.results = ResultsPane(library, self.jobs)
+        self.filters = FilterState(library, self.jobs, self)
+        self.results = ResultsPane(library, self.jobs, filters=self.filters)
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self._layout()
@@ -121,6 +125,9 @@ class MainWindow(QMainWindow):
         panel.scope_changed.connect(results.set_scope)
         panel.folders_loaded.connect(status.folders_loaded)
         panel.folders_loaded.connect(results.folders_loaded)
+        panel.folders_loaded.connect(self.filters.set_library_folders)
+        panel.folders_loaded.connect(self._folders_loaded)
+        self.filters.changed.connect(self._filter_changed)
         panel.folders_loaded.connect(self.watch.sync)
         panel.photos_arrived.connect(results.refresh)
         panel.failed.connect(self.show_error)
@@ -200,6 +207,12 @@ class MainWindow(QMainWindow):
             box.open()
         elif request.folders:
             self.show_error("That folder is already in your library.")
+
+    def _filter_changed(self, photo_filter) -> None:  # type: ignore[no-untyped-def]
+        self.library_panel.show_folder(photo_filter.folder)
+
+    def _folders_loaded(self, _rows: list) -> None:  # type: ignore[type-arg]
+        self.library_panel.show_folder(self.filters.photo_filter.folder)  # a folder set before
 
     def _add_folders(self, paths: list[str]) -> None:
         for path in paths:

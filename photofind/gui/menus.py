@@ -44,6 +44,7 @@ def build_menu_bar(window: MainWindow) -> None:
     )
     _action(window, lib_menu, "&Skipped files…", window.show_skipped)
     _action(window, lib_menu, "Find &duplicates…", lambda: show_duplicates(window))
+    _action(window, lib_menu, "&Clear filters", window.filters.clear, QKeySequence("Ctrl+L"))
     build_ranking_menu(window, window.menuBar().addMenu("&Search"))
     help_menu = window.menuBar().addMenu("&Help")
     add_log_folder_action(help_menu, window.library.paths.logs_dir, window)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, case, func, or_, select
 
 from photofind.store.schema import STATUS_OK, embeddings, folders, photos
 
@@ -115,6 +115,38 @@ class FilteredReads:
             query = query.where(*photo_filter.clauses())
         with self.engine.connect() as conn:
             return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+
+    def count_passing(self, photo_filter: PhotoFilter | None = None) -> int:
+        """How many ok photos of online folders pass ``photo_filter`` (what browsing shows)."""
+        query = (
+            select(func.count())
+            .select_from(photos.join(folders, folders.c.id == photos.c.folder_id))
+            .where(photos.c.status == STATUS_OK, folders.c.online.is_(True))
+        )
+        if photo_filter is not None:
+            query = query.where(*photo_filter.clauses())
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def type_counts(self) -> dict[str, int]:
+        """How many ok photos there are of each of ``FILE_TYPES`` (types with none left out)."""
+        lowered = func.lower(photos.c.path)
+        columns = [
+            func.sum(case((or_(*(lowered.like(f"%{ext}") for ext in exts)), 1), else_=0)).label(name)
+            for name, exts in FILE_TYPES.items()
+        ]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*columns).where(photos.c.status == STATUS_OK)).one()
+        return {name: int(n) for name, n in zip(FILE_TYPES, row) if n}
+
+    def taken_range(self) -> tuple[float, float] | None:
+        """The earliest and latest date taken of the ok photos (None: none known yet)."""
+        query = select(func.min(photos.c.taken), func.max(photos.c.taken)).where(
+            photos.c.status == STATUS_OK, photos.c.taken.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            low, high = conn.execute(query).one()
+        return None if low is None else (float(low), float(high))
 
     def same_content_groups(self) -> list[list[int]]:
         """Ids of photos sharing a content fingerprint (exact copies), one list per fingerprint."""

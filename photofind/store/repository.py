@@ -25,7 +25,7 @@ from sqlalchemy import (
 from photofind.store.blobs import GENERATION_KEY
 from photofind.store.blobs import chunks as _chunks
 from photofind.store.embedding_reads import EmbeddingReads
-from photofind.store.photo_filter import FilteredReads
+from photofind.store.photo_filter import FilteredReads, PhotoFilter
 from photofind.store.schema import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -215,9 +215,11 @@ class Repository(EmbeddingReads, FilteredReads):
         return _photo_row(row) if row else None
 
     def recent_photos(
-        self, limit: int, offset: int = 0, folder_id: int | None = None
+        self, limit: int, offset: int = 0, folder_id: int | None = None,
+        photo_filter: PhotoFilter | None = None,
     ) -> list[PhotoRow]:
-        """Embedded, online photos, newest file first (for browsing without a query)."""
+        """Embedded, online photos, newest file first (for browsing without a query), of one
+        folder and/or passing ``photo_filter`` when given."""
         query = (
             select(*_photo_columns())
             .select_from(photos.join(folders))
@@ -225,6 +227,8 @@ class Repository(EmbeddingReads, FilteredReads):
         )
         if folder_id is not None:
             query = query.where(photos.c.folder_id == folder_id)
+        if photo_filter is not None:
+            query = query.where(*photo_filter.clauses())
         query = query.order_by(photos.c.mtime_ns.desc(), photos.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [_photo_row(r) for r in conn.execute(query)]

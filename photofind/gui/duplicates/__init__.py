@@ -15,10 +15,11 @@ def show_duplicates(window: MainWindow) -> DuplicatesView:
 
     view = getattr(window, "duplicates_view", None)
     if view is None:
-        view = DuplicatesView(window.library, window.jobs, window)
+        view = DuplicatesView(window.library, window.jobs, window, filters=window.filters)
         view.library_changed.connect(window.index.library_changed)
         window.duplicates_view = view  # type: ignore[attr-defined]
     view.show()
     view.raise_()
+    view.tree.setFocus()  # Escape closes the view (in its filter bar, Escape clears the filters)
     view.find()
     return view

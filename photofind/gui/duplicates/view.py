@@ -6,6 +6,9 @@ the ``index`` queue, the library's writer (``Library.trash_duplicates``: ``send2
 library forgets the moved photos). Groups are shown a page at a time (``PAGE`` groups, thumbnails
 only for those), so the view stays quick on a 100k library. The user changes a group's keeper
 by ticking another photo; Open and Reveal act on the selected photo.
+
+The session's filter (``filters.FilterState``, shared with the results pane) applies: only photos
+that pass it are grouped; the view shows the same filter bar, and a change looks again.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from PySide6.QtWidgets import (
 from photofind.core.library import Library
 from photofind.core.search.duplicates import DuplicateGroup, DuplicatePhoto
 from photofind.gui import photo_actions
+from photofind.gui.filters import FilterBar, FilterState
 from photofind.gui.jobs import JobRunner
 from photofind.gui.results.thumbs import ThumbnailLoader, placeholder
 
@@ -56,8 +60,15 @@ class DuplicatesView(QDialog):
 
     library_changed = Signal()
 
-    def __init__(self, library: Library, jobs: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, library: Library, jobs: JobRunner, parent: QWidget | None = None,
+        filters: FilterState | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.filters = filters if filters is not None else FilterState(library, jobs, self)
+        self.filter_bar = FilterBar(self.filters)
+        self.filter_bar.notice.connect(lambda text: self.status.setText(text))
+        self.filters.changed.connect(self._filter_changed)
         self.setWindowTitle("Duplicates — photofind")
         self.resize(1000, 700)
         self.library = library
@@ -70,6 +81,7 @@ class DuplicatesView(QDialog):
         self._items_by_path: dict[str, QTreeWidgetItem] = {}
 
         self.status = QLabel("Looking for duplicates…")
+        self.status.setWordWrap(True)
         self.progress = QProgressBar()
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -95,6 +107,7 @@ class DuplicatesView(QDialog):
         buttons.addWidget(self.again_button)
         buttons.addWidget(self.trash_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.progress)
         layout.addWidget(self.tree, 1)
@@ -109,12 +122,19 @@ class DuplicatesView(QDialog):
         self.progress.setRange(0, 0)
         self.progress.show()
         self._set_busy(True)
-        library = self.library
+        library, only = self.library, self.filters.photo_filter
         self.jobs.run(
             "query",
-            lambda cancel, progress: library.find_duplicates(progress=lambda d, t: progress((d, t)), cancel=cancel),
+            lambda cancel, progress: library.find_duplicates(
+                photo_filter=only if only.active else None,
+                progress=lambda d, t: progress((d, t)), cancel=cancel,
+            ),
             self._found, self._failed, self._progress, key="duplicates",
         )
+
+    def _filter_changed(self, _photo_filter: object) -> None:
+        if self.isVisible():
+            self.find()  # latest wins: the search for the old filter never answers
 
     def _progress(self, value: tuple[int, int]) -> None:
         done, total = value
@@ -139,14 +159,19 @@ class DuplicatesView(QDialog):
         self._update_status()
 
     def _update_status(self) -> None:
+        described = self.filters.describe() if self.filters.active else ""
+        among = f" among the photos that pass the filters ({described})" if described else ""
         if not self.groups:
-            self.status.setText("No duplicates found.")
+            self.status.setText(
+                f"No duplicates found{among}."
+                + (" Clear filters to look in the whole library." if described else "")
+            )
             return
         others = sum(len(g.others) for g in self.groups)
         spare = sum(p.size for g in self.groups for p in g.others)
         self.status.setText(
-            f"{len(self.groups)} groups; {others} photos ({_size(spare)}) could go to the trash, "
-            "keeping the ticked photo of each group. Nothing changes until you move them."
+            f"{len(self.groups)} groups{among}; {others} photos ({_size(spare)}) could go to the "
+            "trash, keeping the ticked photo of each group. Nothing changes until you move them."
         )
 
     def _show_page(self) -> None:

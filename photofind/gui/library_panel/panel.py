@@ -3,9 +3,9 @@
 The panel owns the folder list: it reads it on the job runner's ``query`` queue (``reload``) and
 shows what the index service reports (``set_indexing``/``set_queued``/``index_progress``). It
 asks for changes through signals (``add_requested``...), so it never writes the library. The
-folder selected (or the whole library) goes out as a ``FolderScope`` that filters the browse
-view; while a long run embeds photos the panel re-reads the counts every few seconds and says so
-(``photos_arrived``).
+folder selected (or the whole library) goes out as a ``FolderScope``: it is the filter bar's
+folder filter, and ``show_folder`` follows a folder chosen in the bar. While a long run embeds
+photos the panel re-reads the counts every few seconds and says so (``photos_arrived``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class FolderScope:
     name: str
     photos: int
     library_empty: bool
+    path: str | None = None  # the folder's path (None: every folder)
 
 
 class LibraryPanel(QWidget):
@@ -174,10 +175,26 @@ class LibraryPanel(QWidget):
         if folder is not None:
             return FolderScope(
                 folder.id, os.path.basename(folder.path) or folder.path,
-                folder.photo_count - folder.skipped_count, False,
+                folder.photo_count - folder.skipped_count, False, folder.path,
             )
         photos = sum(r.photo_count - r.skipped_count for r in self._rows)
         return FolderScope(None, "All photos", photos, not self._rows)
+
+    def show_folder(self, path: str | None) -> None:
+        """Select the library folder that holds ``path`` (the filter bar's folder), or All
+        photos; a real change of selection goes out as ``scope_changed``."""
+        root = next(
+            (r for r in self._rows if path is not None
+             and (path == r.path or path.startswith(os.path.join(r.path, "")))),
+            None,
+        )
+        wanted = ALL_ID if root is None else root.id
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, _ID_ROLE) == wanted:
+                if self.tree.currentItem() is not item:
+                    self.tree.setCurrentItem(item)
+                return
 
     # ------------------------------------------------------------------ actions
     def choose_folder(self) -> None:

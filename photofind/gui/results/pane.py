@@ -1,6 +1,8 @@
 """The results pane: what is shown (a query's ranked photos, or the library browsed newest first).
 
-The pane owns the current query, the folder scope it browses, the result count and the grid.
+The pane owns the current query, the result count, the filter bar and the grid. What is shown
+passes the session's filter (``filters.FilterState``: folder = the library panel's selection or a
+subfolder, date taken, file type); a change of filter runs the current view or search again.
 Searches, Find similar and browse pages run on the job runner's ``query`` queue under one key
 (``"results"``), so a newer request supersedes an older one and only the newest answer is ever
 shown. It tells the query panel what to show through signals (``query_started``, ``preview``,
@@ -17,7 +19,6 @@ from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QMenu,
     QPushButton,
     QSlider,
@@ -30,9 +31,17 @@ from photofind.core.images.decode import ImageDecodeError
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
 from photofind.gui import photo_actions
+from photofind.gui.filters import FilterBar, FilterState, within
 from photofind.gui.jobs import Job, JobRunner
 from photofind.gui.library_panel import FolderScope
 from photofind.gui.results import queries
+from photofind.gui.results.heading import (
+    EMPTY_LIBRARY,
+    NOTHING_EMBEDDED,
+    HeadingLabel,
+    browse_words,
+    search_words,
+)
 from photofind.gui.results.model import PathRole, PhotoIdRole, ResultItem, ResultsModel
 from photofind.gui.results.preview import LargePreview
 from photofind.gui.results.thumbs import ThumbnailLoader
@@ -41,10 +50,6 @@ from photofind.gui.status import NoticeBar
 
 ICON_SIZE = 160
 QUEUE = "query"
-EMPTY_LIBRARY = (
-    "Your library is empty.\n\nAdd a folder of photos with Add… (or drop a folder here). "
-    "photofind indexes it in the background; then drop or paste a photo to find similar ones."
-)
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,14 @@ class ResultsPane(QWidget):
         jobs: JobRunner,
         ranking: RankingSettings | None = None,
         parent: QWidget | None = None,
+        filters: FilterState | None = None,
     ) -> None:
         super().__init__(parent)
+        self.filters = filters if filters is not None else FilterState(library, jobs, self)
+        self.filters.changed.connect(self._filter_changed)
+        self.filter_bar = FilterBar(self.filters)
+        self.filter_bar.notice.connect(self.notice)
+        self._passing: int | None = None  # photos that pass the filter (browsing)
         self._library = library
         self._jobs = jobs
         self.ranking = ranking or library.ranking
@@ -96,8 +107,7 @@ class ResultsPane(QWidget):
         self.large.open_requested.connect(self.open_photo)
         self._folders: list = []  # FolderRow: which are offline
 
-        self.heading = QLabel("")
-        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        self.heading = HeadingLabel()
         self.back_button = QPushButton("Show library")
         self.back_button.setToolTip("Leave the search and browse the library")
         self.back_button.clicked.connect(self.browse)
@@ -136,6 +146,7 @@ class ResultsPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.notice_bar)
         layout.addWidget(self.view, 1)
         self.back_button.setVisible(False)
@@ -214,41 +225,54 @@ class ResultsPane(QWidget):
             return
         library, ranking, k, regions = self._library, self.ranking, self.count.value(), query.regions
         show = None if keep_preview else self.preview.emit
+        only = self.filters.photo_filter
         if query.photo_id is None or regions is not None:
             # a region of a library photo is cut from the photo itself, not its stored vector
             sources = query.sources if query.photo_id is None else [query.path or ""]
             fn = lambda _c, progress: queries.search_images(
-                library, ranking, sources, k, progress if show else None, regions
+                library, ranking, sources, k, progress if show else None, regions, only
             )
         else:
             photo_id, path = query.photo_id, query.path or ""
-            fn = lambda _c, progress: queries.similar_photos(library, ranking, photo_id, path, k, progress)  # noqa: E731
+            fn = lambda _c, progress: queries.similar_photos(
+                library, ranking, photo_id, path, k, progress if show else None, only
+            )
         self.view.set_empty_text("")
-        self._start(fn, show)
+        self._start_with(fn, self._answer, show)
         if not keep_preview:
             self.query_started.emit(query.caption)
-        self.heading.setText(f"Searching for photos like {query.caption}…")
+        self._update_heading()
         self.back_button.setVisible(True)
 
     def browse(self) -> None:
-        """No query: the library (of the selected folder), newest first."""
+        """No query: the library's photos that pass the filter, newest first."""
         was_query = self._query is not None
         self._query = None
-        library, folder_id = self._library, self._scope.folder_id
-        self._start(lambda _c, _p: queries.browse_page(library, folder_id))
+        library, only = self._library, self.filters.photo_filter
+        self._passing = None
+        self._start_with(lambda _c, _p: queries.browse_start(library, only), self._browsed)
         self.back_button.setVisible(False)
         self._update_heading()
         if was_query:
             self.query_cleared.emit()
 
     def set_scope(self, scope: FolderScope) -> None:
-        """The library panel's folder selection (or new counts)."""
+        """The library panel's folder selection (or new counts): the folder filter becomes the
+        folder selected, unless the filter's folder is already inside it (a subfolder chosen in
+        the filter bar)."""
         changed = scope.folder_id != self._scope.folder_id
         self._scope = scope
-        if changed and self._query is None:
-            self.browse()
+        if changed and not within(self.filters.photo_filter.folder, scope.path):
+            self.filters.set_folder(scope.path)  # -> _filter_changed runs the view again
         else:
             self._update_heading()
+
+    def _filter_changed(self, _photo_filter: object) -> None:
+        """Another filter: the current search, or the library, again (latest wins)."""
+        if self._query is not None:
+            self.rerun(keep_preview=True)
+        else:
+            self.browse()
 
     def reload(self) -> None:
         """The library changed: browse again unless a query is shown."""
@@ -264,23 +288,28 @@ class ResultsPane(QWidget):
         ):
             self.browse()
 
-    def _start(self, fn, on_progress=None) -> None:  # type: ignore[no-untyped-def]
+    def _start_with(self, fn, on_done, on_progress=None) -> None:  # type: ignore[no-untyped-def]
         if self._page_job is not None:
             self._page_job.discard()
             self._page_job = None
         # key "results": the request supersedes the one before, whose answer never comes
-        self._job = self._jobs.run(QUEUE, fn, self._answer, self._failed, on_progress, key="results")
+        self._job = self._jobs.run(QUEUE, fn, on_done, self._failed, on_progress, key="results")
 
     def _more(self, offset: int) -> None:
-        library, folder_id = self._library, self._scope.folder_id
+        library, f = self._library, self.filters.photo_filter
+        only = f if f.active else None
         self._page_job = self._jobs.run(
             QUEUE,
-            lambda _c, _p: queries.browse_page(library, folder_id, offset),
+            lambda _c, _p: queries.browse_page(library, only, offset),
             self.model.append_items,
             self._browse_failed,
         )
 
     # ------------------------------------------------------------------ answers
+    def _browsed(self, start: queries.BrowseStart) -> None:
+        self._passing = start.passing
+        self._answer(start.items)
+
     def _answer(self, items: list[ResultItem]) -> None:
         if self._query is None:
             self.model.set_items(items, "browse", more=self._more, page=queries.BROWSE_PAGE)
@@ -314,37 +343,21 @@ class ResultsPane(QWidget):
 
     # ------------------------------------------------------------------ heading
     def _update_heading(self) -> None:
-        n = self.model.rowCount()
         query = self._query
+        offline = self._offline_text() if self._all_offline() else None
         if query is None:
             scope = self._scope
-            text = (
-                f"{scope.name} · newest first · {scope.photos:,} photos"
-                if scope.photos
-                else f"{scope.name} · no photos yet"
+            words = browse_words(
+                self.filters, scope.name, scope.photos, scope.library_empty, self._passing, offline
             )
-            if scope.library_empty:
-                self.view.set_empty_text(EMPTY_LIBRARY)
-            elif self._all_offline():
-                self.view.set_empty_text(self._offline_text())
-            elif not scope.photos:
-                self.view.set_empty_text("No photos here yet. New photos appear while indexing runs.")
-            else:
-                self.view.set_empty_text("")
-        elif self.searching:
-            text = f"Searching for photos like {query.caption}…"
-        elif n:
-            part = " (the part you selected)" if query.regions else ""
-            text = f"{n} photos most like {query.caption}{part}"
         else:
-            text = f"No photos like {query.caption}"
-            self.view.set_empty_text(
-                self._offline_text() if self._all_offline() else
-                EMPTY_LIBRARY if not self._folders else
-                "No indexed photos to compare with yet: indexing may still be running "
-                "(see the status bar). Results appear when it has embedded some photos."
+            words = search_words(
+                self.filters, query.caption, self.model.rowCount(), self.count.value(),
+                bool(query.regions), self.searching,
+                offline or (EMPTY_LIBRARY if not self._folders else NOTHING_EMBEDDED),
             )
-        self.heading.setText(text)
+        self.heading.set_words(words)
+        self.view.set_empty_text(words.empty)
 
     def _all_offline(self) -> bool:
         return bool(self._folders) and not any(f.online for f in self._folders)

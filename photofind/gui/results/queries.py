@@ -21,6 +21,7 @@ from photofind.core.images.region import Region
 from photofind.core.library import Library
 from photofind.core.search.ranking import RankingSettings
 from photofind.gui.results.model import ResultItem
+from photofind.store.photo_filter import PhotoFilter
 
 PREVIEW_SIZE = 256
 BROWSE_PAGE = 200
@@ -33,14 +34,16 @@ def search_images(
     k: int,
     show_preview: Callable[[QueryPreview], None] | None,
     regions: Sequence[Region | None] | None = None,
+    photo_filter: PhotoFilter | None = None,
 ) -> list[ResultItem]:
     """Photos ranked by similarity to one or more images (the mean of their embeddings), or to
-    a region of each (one per image, None = the whole photo). ``show_preview`` None: the picture
-    is already shown (only the region changed)."""
+    a region of each (one per image, None = the whole photo): the ``k`` best that pass
+    ``photo_filter``. ``show_preview`` None: the picture is already shown (only the region or
+    the filter changed)."""
     data = [as_source(s) for s in sources]
     if show_preview is not None:
         show_preview(compose_preview(data))
-    hits = library.searcher(ranking).search_image(data, k=k, regions=regions)
+    hits = library.searcher(ranking, photo_filter).search_image(data, k=k, regions=regions)
     return items_for(library, hits)
 
 
@@ -50,21 +53,39 @@ def similar_photos(
     photo_id: int,
     path: str,
     k: int,
-    show_preview: Callable[[QueryPreview], None],
+    show_preview: Callable[[QueryPreview], None] | None,
+    photo_filter: PhotoFilter | None = None,
 ) -> list[ResultItem]:
     """Photos like a library photo, from its stored vector (the photo itself is not decoded
-    for the search; raises ``LookupError`` when it has no vector yet)."""
-    hits = library.searcher(ranking).similar_to(photo_id, k=k)
-    show_preview(compose_preview([path]))
+    for the search; raises ``LookupError`` when it has no vector yet): the ``k`` best that pass
+    ``photo_filter``."""
+    hits = library.searcher(ranking, photo_filter).similar_to(photo_id, k=k)
+    if show_preview is not None:
+        show_preview(compose_preview([path]))
     return items_for(library, hits)
 
 
 def browse_page(
-    library: Library, folder_id: int | None, offset: int = 0, limit: int = BROWSE_PAGE
+    library: Library, photo_filter: PhotoFilter | None, offset: int = 0, limit: int = BROWSE_PAGE
 ) -> list[ResultItem]:
-    """Newest photos (of one folder, or all), one page."""
-    rows = library.repo.recent_photos(limit, offset, folder_id)
+    """Newest photos that pass ``photo_filter`` (None: all), one page."""
+    rows = library.repo.recent_photos(limit, offset, photo_filter=photo_filter)
     return [ResultItem(r.id, r.path, None, r.fingerprint) for r in rows]
+
+
+@dataclass(frozen=True)
+class BrowseStart:
+    """The first page of a browse and, when a filter is set, how many photos pass it."""
+
+    items: list[ResultItem]
+    passing: int | None
+
+
+def browse_start(library: Library, photo_filter: PhotoFilter) -> BrowseStart:
+    """The first browse page; counts the photos that pass when ``photo_filter`` is active."""
+    items = browse_page(library, photo_filter if photo_filter.active else None)
+    passing = library.repo.count_passing(photo_filter) if photo_filter.active else None
+    return BrowseStart(items, passing)
 
 
 def items_for(library: Library, hits: list) -> list[ResultItem]:  # type: ignore[type-arg]
