@@ -33,7 +33,13 @@ from photofind.core.models.embedder import Embedder, OnnxEmbedder
 from photofind.core.models.errors import ModelNotAvailable
 from photofind.core.models.registry import DEFAULT_MODEL, default_model_name, resolve_model
 from photofind.core.models.spec import ModelInfo
-from photofind.core.search.duplicates import DEFAULT_THRESHOLD, DuplicateGroup, find_duplicates
+from photofind.core.search.duplicates import (
+    DEFAULT_THRESHOLD,
+    HASH_FLOOR,
+    MAX_HAMMING,
+    DuplicateGroup,
+    find_duplicates,
+)
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
 from photofind.core.search.searcher import Searcher
@@ -204,14 +210,17 @@ class Library:
         photo_filter: PhotoFilter | None = None,
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
+        hash_floor: float | None = HASH_FLOOR,
+        max_hamming: int = MAX_HAMMING,
     ) -> list[DuplicateGroup]:
         """Near-duplicate groups among the photos searches show (read-only, no decoding; see
-        ``core/search/duplicates.py``)."""
+        ``core/search/duplicates.py``; ``hash_floor`` None: the cosine rule alone)."""
         previous = self.upgrade_state().previous
         info = previous or self.model_info
         return find_duplicates(
             self.repo, self.indexes, info.model_id, info.dim, threshold=threshold,
             photo_filter=photo_filter, settings=self.ranking, progress=progress, cancel=cancel,
+            hash_floor=hash_floor, max_hamming=max_hamming,
         )
 
     def upgrade_state(self) -> UpgradeState:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import (
     Engine,
     and_,
@@ -244,6 +245,19 @@ class Repository(EmbeddingReads, FilteredReads):
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [_photo_row(r) for r in conn.execute(query)]
+
+    def perceptual_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, hashes)``, sorted by id, of the photos that have a perceptual hash (not
+        NULL: not computed yet, nor 0: none); 16 bytes a photo."""
+        query = (
+            select(photos.c.id, photos.c.phash)
+            .where(photos.c.phash.is_not(None), photos.c.phash != 0, photos.c.status == STATUS_OK)
+            .order_by(photos.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
 
     # ------------------------------------------------------------------ state
     def generation(self) -> int:

@@ -64,6 +64,9 @@ photos = Table(
     # where that came from (TAKEN_*); NULL until the index job read it (migration 0003).
     Column("taken", Float, nullable=True),
     Column("taken_source", String(16), nullable=True),
+    # 64-bit perceptual hash (core/images/phash.py; signed), which confirms near-duplicates;
+    # NULL until the index job computed it, NO_HASH (0) when the photo has none (migration 0004).
+    Column("phash", BigInteger, nullable=True),
     Index("ix_photos_folder", "folder_id"),
     Index("ix_photos_fingerprint", "fingerprint"),
     Index("ix_photos_status", "status"),

@@ -88,6 +88,7 @@ class LibraryWriter:
         skip_reason: str | None = None,
         taken: float | None = None,
         taken_source: str | None = None,
+        phash: int | None = None,
     ) -> int:
         """Insert or update the row for ``path``; returns its id (stable across updates)."""
         self.changed = True
@@ -103,6 +104,7 @@ class LibraryWriter:
             skip_reason=skip_reason,
             taken=taken,
             taken_source=taken_source,
+            phash=phash,
             updated_at=now,
         )
         existing = self.conn.execute(select(photos.c.id).where(photos.c.path == path)).scalar()
@@ -128,6 +130,12 @@ class LibraryWriter:
             self.conn.execute(
                 update(photos).where(photos.c.id == photo_id).values(taken=taken, taken_source=source)
             )
+
+    def set_phashes(self, values: Sequence[tuple[int, int]]) -> None:
+        """Record ``(photo id, perceptual hash)`` computed by the backfill. Not a library
+        change: no vector moved, so the generation (and every saved index) stays."""
+        for photo_id, value in values:
+            self.conn.execute(update(photos).where(photos.c.id == photo_id).values(phash=value))
 
     def delete_photos(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -176,13 +184,13 @@ class LibraryWriter:
         """
         self.changed = True
         source = self.conn.execute(
-            select(photos.c.width, photos.c.height).where(photos.c.id == source_id)
+            select(photos.c.width, photos.c.height, photos.c.phash).where(photos.c.id == source_id)
         ).first()
         if source is not None:
             self.conn.execute(
                 update(photos)
                 .where(photos.c.id == target_id)
-                .values(width=source.width, height=source.height)
+                .values(width=source.width, height=source.height, phash=source.phash)
             )
         rows = self.conn.execute(
             select(embeddings.c.model_id, embeddings.c.dim, embeddings.c.vector).where(

@@ -108,7 +108,7 @@ def test_migration_0003_and_a_resumable_backfill_on_a_02_library(tmp_path: Path)
     from alembic import command
     from sqlalchemy import create_engine, inspect, text
 
-    from photofind.store.db import _alembic_config, current_revision
+    from photofind.store.db import _alembic_config, current_revision, head_revision
 
     photos = _photos(tmp_path / "photos")
     db = tmp_path / "data" / "library.sqlite3"
@@ -129,7 +129,7 @@ def test_migration_0003_and_a_resumable_backfill_on_a_02_library(tmp_path: Path)
     engine.dispose()
 
     engine = open_database(db, tmp_path / "data" / "backups")
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == head_revision()
     repo = Repository(engine)
     assert len(pending(repo, 10)) == 3 and repo.taken_sources() == {"pending": 3}
     generation = repo.generation()

@@ -25,6 +25,7 @@ from typing import IO, Union
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
+from photofind.core.images.phash import perceptual_hash
 from photofind.core.images.region import Region, RegionError
 from photofind.core.models.spec import PreprocessSpec
 
@@ -77,11 +78,13 @@ class ImageDecodeError(Exception):
 
 @dataclass(frozen=True)
 class Decoded:
-    """A model input tensor plus the photo's original upright size (before any reduction)."""
+    """A model input tensor plus the photo's original upright size (before any reduction) and,
+    when asked for, its perceptual hash (``core/images/phash.py``)."""
 
     tensor: np.ndarray
     width: int
     height: int
+    phash: int | None = None
 
 
 # --- optional HEIF/HEIC support ------------------------------------------------------------
@@ -389,19 +392,26 @@ def preprocess(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
 
 
 def decode_for_model(
-    source: Source, spec: PreprocessSpec, max_pixels: int = DEFAULT_MAX_PIXELS, region: Region | None = None
+    source: Source,
+    spec: PreprocessSpec,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    region: Region | None = None,
+    *,
+    with_hash: bool = False,
 ) -> Decoded:
     """Decode and preprocess one photo (or a ``region`` of the upright photo, cut from the
-    full-resolution decode); also return the photo's original upright width and height."""
+    full-resolution decode); also return the photo's original upright width and height, and
+    with ``with_hash`` the perceptual hash of the decoded photo (about 1 ms more)."""
     img, width, height = _decode(source, spec.size, max_pixels, region)
     try:
         tensor = preprocess(img, spec)
+        phash = perceptual_hash(img) if with_hash else None
     except MemoryError:
         raise ImageDecodeError("not enough memory to decode") from None
     except Exception as exc:  # noqa: BLE001 - the contract: only ImageDecodeError escapes
         path = None if isinstance(source, bytes) else os.fsdecode(source)
         raise ImageDecodeError("truncated or corrupt image data", path, repr(exc)) from None
-    return Decoded(tensor, width, height)
+    return Decoded(tensor, width, height, phash)
 
 
 def load_for_model(source: Source, spec: PreprocessSpec) -> np.ndarray:

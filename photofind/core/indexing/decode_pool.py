@@ -150,6 +150,7 @@ class DecodedFile:
     io_error: bool = False  # the OS failed to read it (not a content problem)
     taken: float | None = None  # date taken (core/images/taken.py) and its source
     taken_source: str | None = None
+    phash: int | None = None  # perceptual hash (core/images/phash.py)
 
 
 def decode_planned(planned: PlannedFile, known: dict[str, int], spec: PreprocessSpec) -> DecodedFile:
@@ -168,7 +169,7 @@ def decode_planned(planned: PlannedFile, known: dict[str, int], spec: Preprocess
         item.taken, item.taken_source = read_taken(path, planned.stat.mtime_ns)
         return item
     try:
-        decoded = decode_for_model(path, spec)
+        decoded = decode_for_model(path, spec, with_hash=True)
     except ImageDecodeError as exc:
         item.skip_reason, item.io_error = exc.reason, exc.io_error
         item.vanished = not os.path.lexists(path)
@@ -184,6 +185,7 @@ def decode_planned(planned: PlannedFile, known: dict[str, int], spec: Preprocess
         item.skip_reason = CHANGED_REASON
         return item
     item.tensor, item.width, item.height = decoded.tensor, decoded.width, decoded.height
+    item.phash = decoded.phash
     item.taken, item.taken_source = read_taken(path, planned.stat.mtime_ns)  # the header only
     return item
 

@@ -369,7 +369,7 @@ class Indexer:
                     continue
                 photo_id = _record(
                     w, item, STATUS_OK, width=item.width, height=item.height,
-                    taken=item.taken, taken_source=item.taken_source,
+                    taken=item.taken, taken_source=item.taken_source, phash=item.phash,
                 )
                 if p.content_changed:
                     w.drop_embeddings(photo_id)  # vectors of other models are stale too

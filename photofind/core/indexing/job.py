@@ -11,7 +11,8 @@ the app, folder removal, ``rebuild-index``) goes through ``Library.run_index`` o
 3. keeps the saved ranking space of the model searches use in step (``ranking_update.py``);
 4. removes the thumbnails of photos that left the library;
 5. reads the date taken of photos indexed before photofind recorded it (``taken_backfill.py``:
-   EXIF headers only, resumable).
+   EXIF headers only, resumable), and computes the perceptual hash of those indexed before it
+   had one (``phash_backfill.py``: a reduced-scale decode, no embedding, resumable).
 
 Steps 2-4 are the job's ``finish``; a run that was cancelled skips them (searches catch up in
 memory meanwhile, and the next run does them).
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.indexing.indexer import IndexReport, Indexer, ProgressCallback
+from photofind.core.indexing.phash_backfill import backfill_phash
 from photofind.core.indexing.ranking_update import update_ranking_space
 from photofind.core.indexing.taken_backfill import backfill_taken
 from photofind.core.indexing.upgrade import retire_previous, upgrade_state
@@ -71,6 +73,7 @@ class IndexJob:
         if not report.cancelled:
             self.finish(report)
             backfill_taken(self.repo, cancel)
+            backfill_phash(self.repo, cancel)
         return report
 
     def finish(self, report: IndexReport | None = None) -> None:

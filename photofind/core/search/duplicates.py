@@ -1,15 +1,34 @@
-"""Near-duplicate groups from the stored vectors: nothing is decoded, nothing is written.
+"""Near-duplicate groups from the stored vectors and hashes: nothing is decoded, nothing is written.
 
 Candidates come from the index searches already use (the ranking space's 256-d index, or the
-model's own index while the library is too small for one), so memory stays what a search needs:
-each photo asks it for its ``NEIGHBOURS`` nearest. A candidate pair counts when the cosine
-similarity of the two photos' *model* vectors (read from SQLite, chunk by chunk) reaches the
-threshold: the same number ``search`` shows, and independent of what the library learned.
+model's own index while the library is too small for one), so memory stays what a search needs
+(plus 16 bytes a photo for the perceptual hashes): each photo asks it for its ``NEIGHBOURS``
+nearest. A candidate pair counts when
+
+- the cosine similarity of the two photos' *model* vectors (read from SQLite, chunk by chunk)
+  reaches the threshold: the same number ``search`` shows, independent of what the library
+  learned; or
+- it reaches ``HASH_FLOOR`` and the two photos' perceptual hashes (``core/images/phash.py``,
+  computed by the index job) differ in at most ``MAX_HAMMING`` of their 64 bits. This is what
+  finds a copy resized to half of an already small photo: upsampled to the model's input, its
+  vector drifts to cosine 0.80-0.90, while its hash stays within 2 bits. Photos without a hash
+  yet (indexed before 0.4, until the index job's backfill reaches them) use the cosine rule.
+
 Pairs are joined into groups with union-find; exact copies (same content fingerprint) are
 joined whatever their vectors. Each group suggests a photo to keep (``keeper_key``).
 
-The default threshold comes from ``bench/duplicates.py`` (edited copies of real photos next to
-their originals; see bench/README.md).
+Why these numbers (``bench/duplicates.py``, figures in bench/README.md; chosen on Corel-1k
+classes 0-4, reported on classes 5-9 and UKBench): the threshold 0.90 is the lowest at which no
+group joins two different Corel originals on the tuning half; below it look-alikes join (3 groups
+at 0.88, 26 at 0.80) and above it recompressed and cropped copies drop out (q35 0.96, crop
+0.93 at 0.92). The hash rule alone took the tuning half's recall from 0.870 to 0.999 (half-size
+copies 0.364 -> 1.000) without joining any: edited copies other than crops are within 4 bits
+of their original (crops 10-20: they keep needing the cosine rule), while different photos the
+model finds that close (cosine >= 0.70) were >= 8 bits apart. ``MAX_HAMMING`` 4 is one step
+below the first value that joined look-alikes (6, at a floor of 0.60; 8 at every floor up to
+0.80); the floor 0.70 is inside the range where recall is flat (0.50-0.75; from 0.80 half-size
+copies drop out). What the hash cannot do: burst shots of one scene (Corel 5-9 holds several)
+are as close as edited copies in both measures, so they group as the issue intends.
 """
 
 from __future__ import annotations
@@ -22,6 +41,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from photofind.core.images.phash import NO_HASH, hamming
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
 from photofind.store.photo_filter import PhotoFilter
@@ -31,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 #: Model cosine similarity from which two photos are near-duplicates (bench/duplicates.py).
 DEFAULT_THRESHOLD = 0.90
+#: Model cosine similarity from which two photos whose perceptual hashes differ in at most
+#: ``MAX_HAMMING`` bits are near-duplicates (see the module docstring).
+HASH_FLOOR = 0.70
+MAX_HAMMING = 4
 #: Neighbours asked of the index per photo (bursts larger than this still join by chaining).
 NEIGHBOURS = 8
 _CHUNK = 2048
@@ -128,19 +152,23 @@ def find_duplicates(
     settings: RankingSettings | None = None,
     neighbours: int = NEIGHBOURS,
     space_floor: float | None = None,
+    hash_floor: float | None = HASH_FLOOR,
+    max_hamming: int = MAX_HAMMING,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> list[DuplicateGroup]:
     """Groups of near-duplicate photos among those a search may show that pass
-    ``photo_filter``; largest groups first. Returns what was found so far when cancelled."""
+    ``photo_filter``; largest groups first. Returns what was found so far when cancelled.
+    ``hash_floor`` None: the cosine rule alone (what photos without a hash get)."""
     started = time.perf_counter()
     settings = settings or RankingSettings()
     space = indexes.space(model_id, dim, settings.space) if settings.needs_space else None
     index = space.index if space is not None else indexes.model_index(model_id, dim)
     allowed = repo.shown_ids(model_id, photo_filter)
     allowed = allowed[np.isin(allowed, index.ids(), assume_unique=True)]
+    hashes = _Hashes(*repo.perceptual_hashes()) if hash_floor is not None else None
     uf = _UnionFind()
-    pairs = checked = done = 0
+    pairs = checked = by_hash = done = 0
     for ids, raw in repo.embedding_chunks(model_id, chunk=_CHUNK):  # id order, one read each
         if cancel is not None and cancel.is_set():
             break
@@ -153,13 +181,24 @@ def find_duplicates(
         a = np.repeat(ids, n_ids.shape[1])
         b, s = n_ids.reshape(-1), n_sims.reshape(-1)
         # the model index holds the model's own vectors: its similarity is the one to check
-        floor = (threshold - SPACE_MARGIN if space_floor is None else space_floor) if space is not None else threshold
-        m = (a != b) & (s >= floor) & np.isin(b, allowed, assume_unique=False)
-        a, b, s = a[m], b[m], s[m]
+        margin = SPACE_MARGIN if space is not None else 0.0
+        floor = threshold - margin if space_floor is None or space is None else space_floor
+        m = (a != b) & np.isin(b, allowed, assume_unique=False)
+        same_look = hashes.close(a, b, max_hamming) if hashes is not None else np.zeros(len(a), bool)
+        if hashes is not None:
+            low = hash_floor - margin if space_floor is None or space is None else space_floor
+            m &= (s >= floor) | (same_look & (s >= low))
+        else:
+            m &= s >= floor
+        a, b, s, same_look = a[m], b[m], s[m], same_look[m]
         checked += len(a)
         if space is not None and len(a):
             s = _model_similarities(repo, model_id, ids, raw, a, b)
         hits = s >= threshold
+        if hashes is not None:
+            confirmed = ~hits & same_look & (s >= hash_floor)
+            by_hash += int(confirmed.sum())
+            hits |= confirmed
         for x, y in zip(a[hits].tolist(), b[hits].tolist()):
             uf.union(x, y)
         pairs += int(hits.sum())
@@ -173,11 +212,35 @@ def find_duplicates(
             uf.union(members[0], other)
     groups = _describe(repo, model_id, uf.groups())
     logger.info(
-        "duplicates: %d groups (%d photos) among %d photos; %d candidate pairs checked, %d >= %.3f; %.1f s",
-        len(groups), sum(len(g.photos) for g in groups), len(allowed), checked, pairs, threshold,
-        time.perf_counter() - started,
+        "duplicates: %d groups (%d photos) among %d photos (%d with a perceptual hash); %d candidate "
+        "pairs checked, %d count (%d of them by their hashes); %.1f s",
+        len(groups), sum(len(g.photos) for g in groups), len(allowed), hashes.count if hashes else 0,
+        checked, pairs, by_hash, time.perf_counter() - started,
     )
     return groups
+
+
+class _Hashes:
+    """The library's perceptual hashes (ids sorted), looked up per candidate pair."""
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
+        self.ids, self.values = ids, values
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """The hash of each id in ``x`` (NO_HASH for ids without one)."""
+        if not len(self.ids):
+            return np.full(len(x), NO_HASH, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, x), len(self.ids) - 1)
+        return np.where(self.ids[pos] == x, self.values[pos], NO_HASH)
+
+    def close(self, a: np.ndarray, b: np.ndarray, max_hamming: int) -> np.ndarray:
+        """Whether both photos of each pair have a hash and the two differ in <= max_hamming bits."""
+        ha, hb = self.of(a), self.of(b)
+        return (ha != NO_HASH) & (hb != NO_HASH) & (hamming(ha, hb) <= max_hamming)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
