@@ -1,7 +1,7 @@
 """Near-duplicate finder: group precision and recall on edited copies of real photos, and its
 speed at 100k photos.
 
-    python bench/duplicates.py [--thresholds 0.80,0.82,...] [--edit-every 2]
+    python bench/duplicates.py [--thresholds 0.80,0.82,...] [--edit-every 2] [--work DIR]
     python bench/duplicates.py --scale 100000
 
 Quality. For each set (Corel-1k classes 0-4 = the half the default threshold is chosen on,
@@ -9,18 +9,23 @@ Corel-1k classes 5-9 and UKBench-1000 = reported), every photo is copied into a 
 untouched, and every ``--edit-every``-th one also gets five edited copies: resized to 50 %,
 JPEG quality 35, cropped to the central 90 %, +20 % brightness, and a copy re-encoded without
 its metadata (EXIF stripped). Each set is indexed with the real model (the app's ``Library``),
-then ``Library.find_duplicates`` runs at each threshold. Ground truth: a copy belongs with its
-original; distinct photos never belong together (Corel's classes are full of look-alikes;
-UKBench's four shots of one object are different photos too). Printed per threshold:
-recall (edited copies that share a group with their original, overall and per edit), group
-precision (groups holding one original's photos only) and how many groups join two different
-originals. The default threshold is the highest-recall one with no joining group on the tuning
-half (and recall >= 0.95).
+then ``Library.find_duplicates`` runs with the model cosine rule alone at each threshold, and
+with the perceptual-hash rule (cosine >= 0.90, or cosine >= floor and hashes <= h bits apart)
+at a grid of (floor, h). Ground truth: a copy belongs with its original; distinct photos never
+belong together (Corel's classes are full of look-alikes; UKBench's four shots of one object are
+different photos too). Printed per row: recall (edited copies that share a group with their
+original, overall and per edit), group precision (groups holding one original's photos only)
+and how many groups join two different originals. Before the tables, what the hash rule rests
+on: per edit, how many bits a copy's hash is from its original's, and how close (in bits) the
+hashes of *different* originals get among pairs the model finds similar. The defaults are
+chosen on the tuning half only: the rows with no joining group and the best recall there.
 
 Scale (``--scale N``): N real-derived vectors (the 1,000 Corel embeddings, each replicated with
-Gaussian noise as ``bench/search.py`` does) stored in a temp library, the index job's ranking
-space saved, then a fresh ``Library`` finds duplicates over all of them: wall time (bar < 60 s)
-and peak RSS, with the load average.
+Gaussian noise as ``bench/search.py`` does) stored in a temp library, each with a perceptual
+hash (its Corel photo's, with 0-16 random bits flipped: some replicas within 4 bits of each
+other, most not, so the hash rule's path is timed), the index job's ranking space saved, then
+a fresh ``Library`` finds duplicates over all of them: wall time (bar < 60 s) and peak RSS,
+with the load average.
 """
 
 from __future__ import annotations
@@ -42,10 +47,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DATA, cpu_seconds, load_dataset, model_info, open_library, quiet_logs
 
-from photofind.core.search.duplicates import find_duplicates
+from photofind.core.images.phash import NO_HASH, hamming
+from photofind.core.search.duplicates import DEFAULT_THRESHOLD, HASH_FLOOR, MAX_HAMMING, find_duplicates
 
 EDITS = ("half", "q35", "crop90", "bright20", "noexif")
 THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96)
+HASH_FLOORS = (0.50, 0.60, 0.70, 0.75, 0.80, 0.85)
+HASH_BITS = (2, 4, 6, 8)
 
 
 def rss_now() -> float:
@@ -123,6 +131,45 @@ def score(groups, truth: dict[str, tuple[str, str]], subject: dict[str, str] | N
     return out
 
 
+def hash_facts(lib, truth: dict[str, tuple[str, str]], subject: dict[str, str] | None) -> None:  # type: ignore[no-untyped-def]
+    """What the hash rule rests on, measured on this set: bits between each edited copy's hash
+    and its original's, and how close the hashes of different originals (UKBench: different
+    objects) get among pairs whose model cosine reaches a floor (all pairs, exact)."""
+    info = lib.model_info
+    by_path = {r.path: r for r in lib.repo.photos_by_ids(lib.repo.shown_ids(info.model_id)).values()}
+    hash_ids, hash_values = lib.repo.perceptual_hashes()
+    hash_of = dict(zip(hash_ids.tolist(), hash_values.tolist()))
+    paths = [p for p in truth if p in by_path]
+    ids = np.array([by_path[p].id for p in paths], np.int64)
+    h = np.array([hash_of.get(int(i), NO_HASH) for i in ids], np.int64)
+    print(f"  perceptual hashes: {int((h != NO_HASH).sum())} of {len(h)} photos")
+    pos = {p: n for n, p in enumerate(paths)}
+    original = {oid: pos[p] for p, (oid, kind) in truth.items() if kind == "original" and p in pos}
+    for kind in EDITS:
+        d = [int(hamming(h[pos[p]], h[original[oid]])) for p, (oid, k) in truth.items() if k == kind and p in pos]
+        if d:
+            q = np.percentile(d, [50, 90, 99, 100])
+            print(f"  {kind:8s} copy vs its original: bits apart median {q[0]:.0f}, p90 {q[1]:.0f}, p99 {q[2]:.0f}, "
+                  f"max {q[3]:.0f}; <= 4 bits: {np.mean(np.array(d) <= 4):.3f}")
+    got_ids, vectors = lib.repo.embedding_matrix(ids.tolist(), info.model_id)
+    order = {int(i): n for n, i in enumerate(got_ids.tolist())}
+    v = vectors[[order[int(i)] for i in ids]]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    orig_rows = np.array(sorted(original.values()))
+    key = np.array([(subject or {}).get(truth[paths[n]][0], truth[paths[n]][0]) for n in orig_rows])
+    sims = v[orig_rows] @ v[orig_rows].T
+    apart = hamming(h[orig_rows][:, None], h[orig_rows][None, :])
+    different = np.triu(key[:, None] != key[None, :], 1)
+    what = "objects" if subject else "originals"
+    for floor in (0.6, 0.7, 0.8, 0.9):
+        m = different & (sims >= floor)
+        if m.any():
+            d = apart[m]
+            print(f"  pairs of different {what} with cosine >= {floor:.1f}: {int(m.sum())}; hashes <= 2 bits apart: "
+                  f"{int((d <= 2).sum())}, <= 4: {int((d <= 4).sum())}, <= 6: {int((d <= 6).sum())}, <= 8: {int((d <= 8).sum())}; "
+                  f"closest {int(d.min())} bits")
+
+
 def quality(args: argparse.Namespace) -> int:
     corel = load_dataset(DATA / "corel1k")
     uk = load_dataset(DATA / "ukbench1000")
@@ -138,8 +185,10 @@ def quality(args: argparse.Namespace) -> int:
         "UKBench-1000": [uk.path_of(i) for i in uk.ids],
     }
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    floors = [float(f) for f in args.hash_floors.split(",")]
+    bits = [int(h) for h in args.hash_bits.split(",")]
     info = model_info()
-    results: dict[str, dict[float, dict[str, float]]] = {}
+    results: dict[str, dict[tuple[float, float | None, int], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="pf-dups-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         for name, paths in sets.items():
@@ -156,38 +205,53 @@ def quality(args: argparse.Namespace) -> int:
             truth_file.write_text(json.dumps(truth))
             print(f"{name}: {len(truth)} photos ({len(paths)} originals), index run {time.perf_counter() - t0:.0f} s "
                   f"({report.embedded} embedded), {len(report.skipped)} skipped", flush=True)
+            subject = uk.group if name.startswith("UKBench") else None
+            hash_facts(lib, truth, subject)
             results[name] = {}
-            for t in thresholds:
+            rows = [(t, None, 0) for t in thresholds] + [(DEFAULT_THRESHOLD, f, h) for f in floors for h in bits]
+            for t, f, h in rows:
                 t0 = time.perf_counter()
-                groups = lib.find_duplicates(threshold=t)
-                subject = uk.group if name.startswith("UKBench") else None
+                groups = lib.find_duplicates(threshold=t, hash_floor=f, max_hamming=h)
                 r = score(groups, truth, subject)
                 r["seconds"] = time.perf_counter() - t0
-                # what the space floor costs: every candidate checked on the model vectors
-                r["recall_no_floor"] = score(
-                    find_duplicates(lib.repo, lib.indexes, info.model_id, info.dim, threshold=t, space_floor=-1.0), truth
-                )["recall"]
-                results[name][t] = r
+                if f is None or (f, h) == (HASH_FLOOR, MAX_HAMMING):
+                    # what the space floor costs: every candidate checked on the model vectors
+                    r["recall_no_floor"] = score(find_duplicates(
+                        lib.repo, lib.indexes, info.model_id, info.dim, threshold=t, space_floor=-1.0,
+                        hash_floor=f, max_hamming=h,
+                    ), truth)["recall"]
+                results[name][(t, f, h)] = r
             lib.close()
-    print(f"\nload average: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
-    for name, rows in results.items():
+    load = os.getloadavg()
+    print(f"\nload average: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    for name, rows_of in results.items():
         print(f"\n{name}")
-        print("| threshold | recall | half | q35 | crop90 | bright20 | noexif | groups | precision | joining two originals | joining two scenes | recall, no space floor |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for t, r in rows.items():
+        print("| rule | recall | half | q35 | crop90 | bright20 | noexif | groups | precision | joining two originals "
+              "| joining two scenes | recall, no space floor | s |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for (t, f, h), r in rows_of.items():
+            rule = f"cosine >= {t:.2f}" if f is None else f"cosine >= {t:.2f} or (>= {f:.2f} and hash <= {h} bits)"
+            if (f, h) == (HASH_FLOOR, MAX_HAMMING):
+                rule = f"**{rule}** (default)"
             print(
-                f"| {t:.2f} | {r['recall']:.3f} | " + " | ".join(f"{r.get('recall_' + k, float('nan')):.3f}" for k in EDITS)
-                + f" | {r['groups']:.0f} | {r['precision']:.3f} | {r['joining']:.0f} | {r['cross_subject']:.0f} | {r['recall_no_floor']:.3f} |"
+                f"| {rule} | {r['recall']:.3f} | " + " | ".join(f"{r.get('recall_' + k, float('nan')):.3f}" for k in EDITS)
+                + f" | {r['groups']:.0f} | {r['precision']:.3f} | {r['joining']:.0f} | {r['cross_subject']:.0f} | "
+                + (f"{r['recall_no_floor']:.3f}" if "recall_no_floor" in r else "") + f" | {r['seconds']:.1f} |"
             )
     tuning = results["Corel 0-4 (tuning)"]
-    ok = [t for t, r in tuning.items() if r["joining"] == 0 and r["recall"] >= 0.95]
+    clean = {k: r for k, r in tuning.items() if r["joining"] == 0 and k[1] is not None}
+    if clean:
+        best = max(r["recall"] for r in clean.values())
+        top = sorted(k for k, r in clean.items() if r["recall"] >= best - 0.002)
+        print(f"\ntuning half, hash rule: {len(clean)} of {len(floors) * len(bits)} settings join no two originals; "
+              f"within 0.002 of their best recall ({best:.3f}): " + ", ".join(f"(floor {f:.2f}, {h} bits)" for _, f, h in top))
+        print(f"default (floor {HASH_FLOOR:.2f}, {MAX_HAMMING} bits) among them: "
+              f"{'yes' if (DEFAULT_THRESHOLD, HASH_FLOOR, MAX_HAMMING) in top else 'NO'}")
+    plain = {k[0]: r for k, r in tuning.items() if k[1] is None}
+    ok = [t for t, r in plain.items() if r["joining"] == 0]
     if ok:
-        best = max(ok, key=lambda t: (tuning[t]["recall"], t))
-        print(f"\nchosen on the tuning half: {best:.2f} (recall {tuning[best]['recall']:.3f}, 0 joining groups)")
-    else:
-        clean = [t for t, r in tuning.items() if r["joining"] == 0]
-        print("\nno threshold reaches recall >= 0.95 with 0 joining groups on the tuning half"
-              + (f"; the lowest clean one: {min(clean):.2f} (recall {tuning[min(clean)]['recall']:.3f})" if clean else ""))
+        print(f"tuning half, cosine alone: the lowest threshold joining no two originals: {min(ok):.2f} "
+              f"(recall {plain[min(ok)]['recall']:.3f})")
     return 0
 
 
@@ -207,7 +271,9 @@ def scale(args: argparse.Namespace) -> int:
     base, how = source_vectors(corel, model)
     rng = np.random.default_rng(0)
     n = args.scale
-    vectors = noisy_copies(base, -(-n // len(base)), args.noise_cos, rng)[:n]
+    copies = -(-n // len(base))
+    vectors = noisy_copies(base, copies, args.noise_cos, rng)[:n]
+    hashes = replica_hashes(corel, copies, n, rng)
     info = model_info()
     with tempfile.TemporaryDirectory(prefix="pf-dups-scale-") as tmp:
         folder = Path(tmp) / "photos"
@@ -220,7 +286,7 @@ def scale(args: argparse.Namespace) -> int:
             w.conn.execute(insert(photos), [
                 dict(id=i + 1, folder_id=row.id, path=str(folder / ("one-percent" if i % 100 == 0 else "rest") / f"{i:07d}.jpg"), size=100_000 + i,
                      mtime_ns=i, fingerprint=f"fp{i}", width=640, height=480, status=STATUS_OK,
-                     added_at=now, updated_at=now) for i in range(n)
+                     added_at=now, updated_at=now, phash=int(hashes[i])) for i in range(n)
             ])
             gen = w.next_generation
             for s in range(0, n, 10_000):
@@ -250,6 +316,21 @@ def scale(args: argparse.Namespace) -> int:
         filtered_searches(lib, folder / "one-percent", base, args.queries, rng)
         lib.close()
     return 0
+
+
+def replica_hashes(corel: list[Path], copies: int, n: int, rng) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A perceptual hash per replica (``noisy_copies`` puts replica i of source i // copies):
+    its Corel photo's hash with 0-16 random bits flipped."""
+    from photofind.core.indexing.phash_backfill import hash_file
+
+    t0 = time.perf_counter()
+    source = np.array([hash_file(str(p)) or NO_HASH for p in corel], np.int64)
+    print(f"perceptual hashes of the {len(corel)} Corel photos: {time.perf_counter() - t0:.1f} s", flush=True)
+    out = np.repeat(source, copies)[:n].view(np.uint64)
+    for i in range(n):
+        flips = rng.choice(64, rng.integers(0, 17), replace=False)
+        out[i] ^= np.bitwise_or.reduce(np.left_shift(np.uint64(1), flips.astype(np.uint64)), initial=np.uint64(0))
+    return out.view(np.int64)
 
 
 def filtered_searches(lib, folder: Path, base: np.ndarray, queries: int, rng) -> None:  # type: ignore[no-untyped-def]
@@ -286,6 +367,8 @@ def filtered_searches(lib, folder: Path, base: np.ndarray, queries: int, rng) ->
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in THRESHOLDS))
+    p.add_argument("--hash-floors", default=",".join(f"{f:.2f}" for f in HASH_FLOORS))
+    p.add_argument("--hash-bits", default=",".join(str(h) for h in HASH_BITS))
     p.add_argument("--work", help="keep the photo sets and libraries here (a rerun reuses them)")
     p.add_argument("--edit-every", type=int, default=2, help="edit every n-th photo (default 2: half of them)")
     p.add_argument("--scale", type=int, help="time the finder over this many real-derived vectors instead")

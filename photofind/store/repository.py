@@ -254,10 +254,10 @@ class Repository(EmbeddingReads, FilteredReads):
             .where(photos.c.phash.is_not(None), photos.c.phash != 0, photos.c.status == STATUS_OK)
             .order_by(photos.c.id)
         )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return ids, np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        with self.engine.connect() as conn:  # streamed: no list of 100k rows in between
+            flat = np.fromiter((v for row in conn.execute(query) for v in row), dtype=np.int64)
+        pairs = flat.reshape(-1, 2)
+        return pairs[:, 0].copy(), pairs[:, 1].copy()
 
     # ------------------------------------------------------------------ state
     def generation(self) -> int:
