@@ -1,5 +1,6 @@
 """``photofind duplicates`` through the real CLI with the real model on real photos: edited
-copies are grouped with their originals, look-alikes of one Corel class are not, and
+copies (half-size ones too) are grouped with their originals, look-alikes of one Corel class
+are not, and
 ``--trash`` moves photos only after a yes, into a temporary trash (never the real one)."""
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def test_edited_copies_are_grouped_with_their_original_and_look_alikes_are_not(s
         assert keep["path"] == g["keep"] and keep["similarity"] == 1.0
         assert set(keep) == {"path", "width", "height", "size", "taken", "similarity"}
     # bench/duplicates.py measures recall over 1,250 edited copies per set; of these 15, the
-    # half-size copies of Corel's small photos (192 x 128) are the hardest
-    assert found >= 13, f"only {found} of 15 edited copies grouped with their original"
+    # half-size copies of Corel's small photos (192 x 128, model cosine 0.80-0.90 to their
+    # original) are found through their perceptual hash
+    assert found == 15, f"only {found} of 15 edited copies grouped with their original"
     text = run(env, "duplicates").stdout
     assert "Nothing was changed" in text and "keep" in text
 
