@@ -17,18 +17,27 @@ nearest. A candidate pair counts when
 Pairs are joined into groups with union-find; exact copies (same content fingerprint) are
 joined whatever their vectors. Each group suggests a photo to keep (``keeper_key``).
 
-Why these numbers (``bench/duplicates.py``, figures in bench/README.md; chosen on Corel-1k
-classes 0-4, reported on classes 5-9 and UKBench): the threshold 0.90 is the lowest at which no
-group joins two different Corel originals on the tuning half; below it look-alikes join (3 groups
-at 0.88, 26 at 0.80) and above it recompressed and cropped copies drop out (q35 0.96, crop
-0.93 at 0.92). The hash rule alone took the tuning half's recall from 0.870 to 0.999 (half-size
-copies 0.364 -> 1.000) without joining any: edited copies other than crops are within 4 bits
-of their original (crops 10-20: they keep needing the cosine rule), while different photos the
-model finds that close (cosine >= 0.70) were >= 8 bits apart. ``MAX_HAMMING`` 4 is one step
-below the first value that joined look-alikes (6, at a floor of 0.60; 8 at every floor up to
-0.80); the floor 0.70 is inside the range where recall is flat (0.50-0.75; from 0.80 half-size
-copies drop out). What the hash cannot do: burst shots of one scene (Corel 5-9 holds several)
-are as close as edited copies in both measures, so they group as the issue intends.
+Why these numbers (``bench/duplicates.py``, tables in bench/README.md; chosen on Corel-1k
+classes 0-4 only, reported on classes 5-9 and UKBench):
+
+- ``DEFAULT_THRESHOLD`` 0.90 is the lowest cosine at which no group joins two different Corel
+  originals on the tuning half; below it look-alikes join (3 groups at 0.88, 26 at 0.80), above
+  it recompressed and cropped copies drop out (q35 0.964, crop 0.932 at 0.92). Alone it found
+  0.870 of the edited copies there, half-size copies of Corel's 384 x 256 photos only 0.364.
+- The hash rule took that to 0.999 (half-size 1.000) and joined nothing. What it rests on,
+  measured there: resized, recompressed, brightened and EXIF-stripped copies are <= 4 bits from
+  their original (crops are not: median 10, up to 18, so they keep needing the cosine rule),
+  while of 3,087 pairs of different originals with cosine >= 0.70, the closest hashes were 8
+  bits apart. Hashes differ by even counts (the median split sets 32 of 64 bits), so the
+  values tried were 2, 4, 6, 8: 8 joined look-alikes at every floor up to 0.80, 6 none, and
+  ``MAX_HAMMING`` 4 keeps one step of margin below it. ``HASH_FLOOR`` 0.70 is inside the floors
+  where recall is flat (0.50-0.75); from 0.80 half-size copies drop out (0.960).
+- On the held-out halves: Corel 5-9 recall 0.902 -> 0.995, UKBench 0.932 -> 0.969, and the hash
+  joined nothing there either: the 13 Corel 5-9 groups that join two originals are the same
+  13 the cosine rule makes alone. Looked at, 11 of them are burst shots of one scene taken
+  seconds apart, which the finder is meant to group (hashes 6-24 bits apart, as far as crops:
+  neither measure tells them from edited copies); 2 are distinct photos (two rose close-ups,
+  two framings of one table; 40 and 32 bits apart).
 """
 
 from __future__ import annotations
