@@ -12,7 +12,8 @@ nearest. A candidate pair counts when
   computed by the index job) differ in at most ``MAX_HAMMING`` of their 64 bits. This is what
   finds a copy resized to half of an already small photo: upsampled to the model's input, its
   vector drifts to cosine 0.80-0.90, while its hash stays within 2 bits. Photos without a hash
-  yet (indexed before 0.4, until the index job's backfill reaches them) use the cosine rule.
+  yet (indexed before photofind computed them, until the index job's backfill reaches them)
+  use the cosine rule.
 
 Pairs are joined into groups with union-find; exact copies (same content fingerprint) are
 joined whatever their vectors. Each group suggests a photo to keep (``keeper_key``).
