@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_arguments(p)
 
     p = sub.add_parser("duplicates", parents=[common], help="near-duplicate photos, with the one to keep")
-    p.add_argument("--threshold", type=float, help="model similarity from which photos are duplicates (default: measured, see bench/duplicates.py)")
+    p.add_argument("--threshold", type=float, help="model similarity from which photos are duplicates (default 0.90, measured in bench/duplicates.py; photos whose perceptual hashes differ in <= 4 bits count from 0.70)")
     p.add_argument("--json", action="store_true", help='print {"groups": [{"keep", "photos": [...]}]}')
     p.add_argument("--trash", action="store_true", help="move every photo but each group's keeper to the desktop's trash (asks first)")
     p.add_argument("--yes", action="store_true", help="with --trash: do not ask")
