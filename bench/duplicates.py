@@ -314,6 +314,13 @@ def scale(args: argparse.Namespace) -> int:
               f"{len(groups)} groups, {sum(len(g.photos) for g in groups)} photos in groups; "
               f"RSS {rss_now():.0f} MB after (before opening the library: {rss0:.0f} MB); "
               f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+        for label, floor in (("cosine rule alone (hashes not read)", None), ("default again", HASH_FLOOR)):
+            load = os.getloadavg()
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            again = lib.find_duplicates(hash_floor=floor)
+            print(f"  side by side, {label}: {time.perf_counter() - t0:.1f} s wall, {cpu_seconds() - c0:.1f} s CPU, "
+                  f"{len(again)} groups, {sum(len(g.photos) for g in again)} photos in groups; "
+                  f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
         filtered_searches(lib, folder / "one-percent", base, args.queries, rng)
         lib.close()
     return 0
