@@ -38,7 +38,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -388,8 +388,8 @@ def backfill(args: argparse.Namespace) -> int:
         with lib.repo.write() as w:
             now = time.time()
             w.conn.execute(insert(photos), [
-                dict(folder_id=row.id, path=str(p), size=p.stat().st_size, mtime_ns=p.stat().st_mtime_ns,
-                     status=STATUS_OK, added_at=now, updated_at=now) for p in corel
+                {"folder_id": row.id, "path": str(p), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
+                 "status": STATUS_OK, "added_at": now, "updated_at": now} for p in corel
             ])
         load = os.getloadavg()
         t0, c0 = time.perf_counter(), cpu_seconds()
