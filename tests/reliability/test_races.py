@@ -63,10 +63,10 @@ def test_a_decode_that_never_returns_is_abandoned(env: Env, monkeypatch: pytest.
     release = threading.Event()
     real_decode = decode_module.decode_for_model
 
-    def decode(path, spec):  # type: ignore[no-untyped-def]
+    def decode(path, spec, **options):  # type: ignore[no-untyped-def]
         if os.path.basename(path) in ("3.jpg", "7.jpg"):
             release.wait(60)  # a hung network read, a codec in an endless loop
-        return real_decode(path, spec)
+        return real_decode(path, spec, **options)
 
     monkeypatch.setattr(decode_module, "decode_for_model", decode)
     try:
