@@ -72,6 +72,7 @@ class DecodePool(Generic[T, R]):
         self._name = name
         self._queue: queue.SimpleQueue[tuple[Job[R], T] | None] = queue.SimpleQueue()
         self._threads = 0
+        self._workers: list[threading.Thread] = []
         self._closed = False
         self.abandoned = 0
         for _ in range(max(1, workers)):
@@ -81,6 +82,7 @@ class DecodePool(Generic[T, R]):
         self._threads += 1
         thread = threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True)
         thread.start()
+        self._workers.append(thread)
 
     def _work(self) -> None:
         while True:
@@ -123,13 +125,17 @@ class DecodePool(Generic[T, R]):
     def cancel(self, job: Job[R]) -> None:
         job.future.cancel()
 
-    def close(self) -> None:
-        """Let idle workers exit; never waits (stuck workers are daemons)."""
-        if self._closed:
-            return
-        self._closed = True
-        for _ in range(self._threads):
-            self._queue.put(None)
+    def close(self, wait_s: float = 0.0) -> None:
+        """Let the workers exit once their current file is done, waiting up to ``wait_s`` for
+        them (so an app that closes leaves no thread reading its library); a worker stuck in a
+        hostile file is a daemon and is left behind after that."""
+        if not self._closed:
+            self._closed = True
+            for _ in range(self._threads):
+                self._queue.put(None)
+        deadline = time.monotonic() + wait_s
+        for thread in self._workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 # --- the per-file step ------------------------------------------------------------------

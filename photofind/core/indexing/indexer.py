@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 #: A decode still running after this long is abandoned and the file skipped (see decode_pool).
 DECODE_TIMEOUT_S = 30.0
+#: How long the end of a run waits for decode workers to finish the file in hand (a photo takes
+#: well under a second; a worker stuck in a hostile file is a daemon and is not waited for longer).
+POOL_CLOSE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,7 @@ class Indexer:
         finally:
             for _planned, job in pending:
                 pool.cancel(job)
-            pool.close()
+            pool.close(wait_s=POOL_CLOSE_WAIT_S)
 
     def _embed_batch(self, batch: list[DecodedFile]) -> dict[int, np.ndarray]:
         """Vectors for the decoded items of a batch, keyed by position in the batch."""
