@@ -153,7 +153,9 @@ def rankings() -> list[tuple[str, RankingSettings]]:
     for f in dataclasses.fields(RankingSettings):
         if f.type in ("bool", bool) and getattr(default, f.name) is True:
             rows.append((f"no {f.name}", dataclasses.replace(default, **{f.name: False})))
-    rows.append(("issue 12 off", dataclasses.replace(default, rotations=False, trim_borders=False, copy_first=False)))
+    rows.append(("issue 12 off", dataclasses.replace(
+        default, rotations=False, trim_borders=False, copy_first=False, edit_copies=False, grey_recheck=False,
+    )))
     rows.append(("plain cosine", RankingSettings.plain()))
     return rows
 

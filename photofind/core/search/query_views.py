@@ -82,13 +82,22 @@ def query_vector(
     items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
     if not items:
         raise ValueError("no query image given")
-    spec = embedder.preprocess
-    chosen = []
-    for source in items:
-        img = decode_image(source, min_side=spec.size)
-        shown, margins = views(img, settings)
-        vectors = embedder.embed(np.stack([preprocess(v, spec) for v in shown]))
-        chosen.append(vectors[choose(vectors, margins, nearest_sim)])
+    chosen = [best_view(source, embedder, settings, nearest_sim)[0] for source in items]
     mean = np.mean(chosen, axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm).astype(np.float32) if norm > 0 else mean.astype(np.float32)
+
+
+def best_view(
+    source: Source, embedder: Embedder, settings: RankingSettings, nearest_sim: NearestSim
+) -> tuple[np.ndarray, Image.Image]:
+    """The model vector (not normalised) of one query image's chosen view, and that view.
+
+    Raises ``ImageDecodeError`` when the image cannot be read.
+    """
+    spec = embedder.preprocess
+    img = decode_image(source, min_side=spec.size)
+    shown, margins = views(img, settings)
+    vectors = embedder.embed(np.stack([preprocess(v, spec) for v in shown]))
+    best = choose(vectors, margins, nearest_sim)
+    return vectors[best], shown[best]

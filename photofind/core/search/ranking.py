@@ -19,7 +19,10 @@ raises every figure on both benchmark sets, and all 27 neighbouring parameter se
 5. query side, for edited copies (issue 12; figures from ``bench/edits.py`` in the README):
    ``rotations`` and ``trim_borders`` (``search/query_views.py``: the query is also tried turned
    90/180/270 degrees and without uniform bars, the view whose nearest photos are closest wins)
-   and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results).
+   and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results);
+   for query images also ``edit_copies`` and ``grey_recheck`` (``search/edited_copies.py``: the
+   original of an edited copy is looked for in a wider pool with an edit-tolerant copy test,
+   a grey query compared with its candidates in grey).
 
 Stages 1-2 make a *ranking space* (``search/space.py``): the fitted PCA (stored versioned in
 SQLite) and an HNSW index of the transformed, augmented vectors. It is derived data that only
@@ -69,13 +72,19 @@ class RankingSettings:
     copy_first: bool = True
     copy_min_sim: float = 0.8
     copy_gap: float = 0.05
+    # image queries only (``search/edited_copies.py``): the original of an edited copy leads
+    edit_copies: bool = True
+    edit_copy_min_sim: float = 0.7
+    edit_copy_gap: float = 0.03
+    grey_recheck: bool = True
 
     @classmethod
     def plain(cls) -> RankingSettings:
         """Plain cosine on the model's vectors: every stage off."""
         return cls(
             pca=False, dba=False, query_expansion=False, diffusion=False,
-            rotations=False, trim_borders=False, copy_first=False,
+            rotations=False, trim_borders=False, copy_first=False, edit_copies=False,
+            grey_recheck=False,
         )
 
     @property

@@ -25,7 +25,7 @@ import numpy as np
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
 from photofind.core.images.region import Region
-from photofind.core.search import copies, query_views
+from photofind.core.search import copies, edited_copies, query_views
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
 from photofind.core.search.space import RankingSpace
@@ -120,7 +120,20 @@ class Searcher:
         count = 1 if single else len(list(sources))  # type: ignore[arg-type]
         if regions is not None and (any(r is not None for r in regions) or len(regions) != count):
             return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)
+        if single and self.settings.edit_copies and k > 0:
+            return self._search_for_original(sources, k)  # type: ignore[arg-type]
         return self.search_vector(self.query_vector(sources), k)
+
+    def _search_for_original(self, source: QuerySource, k: int) -> list[Hit]:
+        """``search_vector`` of the best view, with the original of an edited copy looked for
+        in a wider pool of the ranking's candidates and listed first (``edited_copies``)."""
+        vector, view = query_views.best_view(source, self.embedder, self.settings, self._nearest_sim)
+        pool = self.search_vector(vector, max(k, edited_copies.POOL))
+        grey = None
+        if self.settings.grey_recheck and edited_copies.is_grey(view):
+            raw = _unit(vector)
+            grey = lambda hits: edited_copies.grey_similarities(raw, [h.path for h in hits], self.embedder)  # noqa: E731
+        return edited_copies.lead(pool, lambda h: h.score, self.settings, grey)[:k]
 
     def query_vector(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
         """``embed_query`` of each image's best view (borders trimmed, turned upright; issue 12)."""

@@ -1,0 +1,110 @@
+"""Which library photo a query image is an edited copy of (issue 12): image queries only.
+
+The ranking stages blend each photo with its look-alikes (DBA, query expansion), which lifts
+scene and object search but can push the very photo an edited copy was made from below its
+siblings, or out of the first few. The model's own similarity still tells the original apart:
+after a crop, a recompression or a tilt it is the one candidate that stands out. For a query
+*image* (a file someone holds, not a library photo) the searcher therefore
+
+1. takes a wider pool of the ranking's candidates (``POOL``, not only the ``k`` shown),
+2. for a query with no colour (``is_grey``), re-scores the pool's most similar few
+   (``GREY_CANDIDATES``) by the model's similarity of their *grey* versions to the query: a grey
+   copy compared with a colour photo drifts (0.7-0.85), with its grey original it is near 1,
+3. lists the most similar candidate first when it is a clear copy: model similarity >=
+   ``edit_copy_min_sim`` and ahead of the next candidate by ``edit_copy_gap``
+   (``RankingSettings``; chosen on the tuning half of the shared sets, ``bench/edits.py --half
+   tune``; on the sets' own photos as queries the rule's pick is the query's class or object every
+   time, ``bench/copy_first.py --edited``).
+
+Nothing happens when an exact copy (>= ``copies.DUPLICATE_SIM``) is already among the hits.
+Stored-vector searches (*Find similar*) keep the stricter copy-first rule of ``copies.py``.
+Reads candidate photos when re-scoring a grey query; writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from PIL import Image
+
+from photofind.core.images.decode import ImageDecodeError, decode_image, preprocess
+from photofind.core.models.embedder import Embedder
+from photofind.core.search.copies import DUPLICATE_SIM
+from photofind.core.search.ranking import RankingSettings
+
+logger = logging.getLogger(__name__)
+
+#: Candidates of the ranking looked at for the original of an edited copy.
+POOL = 20
+#: A grey query's most similar candidates re-scored in grey.
+GREY_CANDIDATES = 5
+#: Mean chroma (max - min of R, G, B, 0-255) below which a query counts as having no colour:
+#: a greyscale JPEG saved as colour keeps ~1 of chroma noise; real colour photos have 10-60.
+GREY_CHROMA = 2.0
+
+H = TypeVar("H")
+
+
+def is_grey(img: Image.Image) -> bool:
+    """Whether a decoded query carries no colour (chroma ~0 everywhere)."""
+    if img.mode in ("L", "LA", "1", "I", "I;16", "F"):
+        return True
+    small = img.convert("RGB").copy()
+    small.thumbnail((96, 96))
+    a = np.asarray(small, dtype=np.int16)
+    chroma = a.max(axis=2) - a.min(axis=2)
+    return float(chroma.mean()) < GREY_CHROMA
+
+
+def grey_similarities(
+    query_vector: np.ndarray, paths: Sequence[str], embedder: Embedder
+) -> list[float | None]:
+    """Model similarity of ``query_vector`` (a grey query's) to each photo turned grey; None for
+    a photo that cannot be read now (it keeps its colour similarity)."""
+    spec = embedder.preprocess
+    tensors, where = [], []
+    for j, path in enumerate(paths):
+        try:
+            img = decode_image(path, min_side=spec.size)
+        except ImageDecodeError as exc:
+            logger.debug("grey re-check skips %s: %s", path, exc.reason)
+            continue
+        tensors.append(preprocess(img.convert("L").convert("RGB"), spec))
+        where.append(j)
+    out: list[float | None] = [None] * len(paths)
+    if not tensors:
+        return out
+    vectors = embedder.embed(np.stack(tensors))
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    q = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+    for j, v in zip(where, vectors):
+        out[j] = float(v @ q)
+    return out
+
+
+def lead(
+    hits: list[H],
+    score: Callable[[H], float],
+    settings: RankingSettings,
+    grey_sims: Callable[[list[H]], list[float | None]] | None = None,
+) -> list[H]:
+    """``hits`` (the ranking's pool, model similarities by ``score``) with the original of an
+    edited copy moved first when one stands out; otherwise unchanged."""
+    if len(hits) == 0 or any(score(h) >= DUPLICATE_SIM for h in hits):
+        return hits
+    sims = np.array([score(h) for h in hits], np.float64)
+    if grey_sims is not None:
+        top = np.argsort(-sims, kind="stable")[:GREY_CANDIDATES]
+        for j, s in zip(top.tolist(), grey_sims([hits[j] for j in top.tolist()])):
+            if s is not None:
+                sims[j] = s
+    order = np.argsort(-sims, kind="stable")
+    best = float(sims[order[0]])
+    runner_up = float(sims[order[1]]) if len(order) > 1 else -1.0
+    if best < settings.edit_copy_min_sim or best - runner_up < settings.edit_copy_gap:
+        return hits
+    first = int(order[0])
+    return [hits[first]] + [h for j, h in enumerate(hits) if j != first]
