@@ -18,12 +18,14 @@ from PIL import Image, ImageOps
 from photofind.config import get_paths
 from photofind.core.images.borders import border_box, trim_borders
 from photofind.core.library import Library
-from photofind.core.search import copies
+from photofind.core.search import copies, edited_copies
 from photofind.core.search.ranking import RankingSettings
 
 #: Originals queried through their edited copies (several classes of Corel-1k).
 ORIGINALS = ("105.jpg", "312.jpg", "517.jpg", "733.jpg", "908.jpg")
-OFF = dataclasses.replace(RankingSettings(), rotations=False, trim_borders=False, copy_first=False)
+OFF = dataclasses.replace(
+    RankingSettings(), rotations=False, trim_borders=False, copy_first=False, edit_copies=False, grey_recheck=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,67 @@ def test_borders_are_trimmed_only_when_they_are_bars(corel_dir: Path) -> None:
     blue = Image.new("RGB", (photo.width, photo.height + 200), (30, 60, 200))
     blue.paste(photo, (0, 100))
     assert border_box(blue) is None
+
+
+# --------------------------------------------------------------------------- edited copies
+def _off_centre_crop(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    cw, ch = round(w * 0.6), round(h * 0.6)
+    left, top = min(max(0, round(0.33 * w - cw / 2)), w - cw), min(max(0, round(0.62 * h - ch / 2)), h - ch)
+    return im.crop((left, top, left + cw, top + ch))
+
+
+@pytest.mark.parametrize(
+    "edit", [lambda im: ImageOps.grayscale(im), _off_centre_crop], ids=["greyscale", "off-centre crop 60%"],
+)
+def test_an_edited_copy_finds_its_original_first(library: Library, tmp_path: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    searcher = library.searcher()
+    for name in ORIGINALS:
+        query = _edited(library, tmp_path, name, edit, "edited")
+        hits = searcher.search_image(str(query), k=5)
+        assert Path(hits[0].path).name == name, (name, [Path(h.path).name for h in hits])
+
+
+def test_a_grey_query_is_compared_with_its_candidates_in_grey(library: Library, tmp_path: Path, corel_dir: Path) -> None:
+    with Image.open(corel_dir / "images" / ORIGINALS[0]) as im:
+        photo = im.convert("RGB")
+    assert not edited_copies.is_grey(photo)
+    assert edited_copies.is_grey(ImageOps.grayscale(photo))
+    assert edited_copies.is_grey(ImageOps.grayscale(photo).convert("RGB"))
+    query = _edited(library, tmp_path, ORIGINALS[0], lambda im: ImageOps.grayscale(im), "grey")
+    with Image.open(query) as saved:  # saved as a greyscale JPEG, decoded as the app decodes it
+        assert edited_copies.is_grey(saved.convert("RGB"))
+    searcher = library.searcher()
+    vector = searcher.embed_query(str(query))
+    original = next(p for p in _photos(library) if Path(p).name == ORIGINALS[0])
+    other = next(p for p in _photos(library) if Path(p).name == ORIGINALS[1])
+    colour_sim = float(searcher.search_image(str(query), k=1)[0].score)
+    grey_sims = edited_copies.grey_similarities(vector, [original, other, "/nonexistent/x.jpg"], searcher.embedder)
+    assert grey_sims[0] is not None and grey_sims[0] > 0.97 and grey_sims[0] > colour_sim
+    assert grey_sims[1] is not None and grey_sims[1] < 0.8
+    assert grey_sims[2] is None  # a photo that cannot be read keeps its colour similarity
+
+
+def test_the_edit_tolerant_copy_test() -> None:
+    s = RankingSettings()
+    pick = edited_copies.pick
+    assert pick(np.array([0.72, 0.78, 0.6]), s) == 1  # stands out by >= edit_copy_gap
+    assert pick(np.array([0.78, 0.77, 0.6]), s) is None  # two look-alikes: nothing is a copy
+    assert pick(np.array([0.66, 0.3]), s) is None  # too far to be a copy
+    hits = ["a", "b", "c"]
+    score = {"a": 0.70, "b": 0.80, "c": 0.5}.__getitem__
+    assert edited_copies.lead(hits, score, s) == ["b", "a", "c"]
+    assert edited_copies.lead(hits, score, dataclasses.replace(s, edit_copy_min_sim=0.85)) == hits
+    # an exact copy among the hits: the ranking's order (with its copy-first) stays
+    assert edited_copies.lead(hits, {"a": 0.99, "b": 0.80, "c": 0.5}.__getitem__, s) == hits
+    # a grey query: the grey re-check decides among the most similar candidates
+    grey = lambda hs: [0.99 if h == "a" else 0.8 for h in hs]  # noqa: E731
+    assert edited_copies.lead(hits, score, s, grey) == ["a", "b", "c"]
+
+
+def test_edited_copy_search_is_off_with_its_switch(library: Library, tmp_path: Path) -> None:
+    """``edit_copies`` off: an image query is the ranking's order of its best view, as before."""
+    settings = dataclasses.replace(RankingSettings(), edit_copies=False)
+    searcher = library.searcher(settings)
+    query = _edited(library, tmp_path, ORIGINALS[0], _off_centre_crop, "crop")
+    assert searcher.search_image(str(query), k=5) == searcher.search_vector(searcher.query_vector(str(query)), k=5)

@@ -85,6 +85,19 @@ def grey_similarities(
     return out
 
 
+def pick(sims: np.ndarray, settings: RankingSettings) -> int | None:
+    """Index of the clear copy among candidates with model similarities ``sims``, if one stands
+    out (>= ``edit_copy_min_sim``, ahead of the next by ``edit_copy_gap``); else None."""
+    if len(sims) == 0:
+        return None
+    order = np.argsort(-sims, kind="stable")
+    best = float(sims[order[0]])
+    runner_up = float(sims[order[1]]) if len(order) > 1 else -1.0
+    if best < settings.edit_copy_min_sim or best - runner_up < settings.edit_copy_gap:
+        return None
+    return int(order[0])
+
+
 def lead(
     hits: list[H],
     score: Callable[[H], float],
@@ -92,7 +105,7 @@ def lead(
     grey_sims: Callable[[list[H]], list[float | None]] | None = None,
 ) -> list[H]:
     """``hits`` (the ranking's pool, model similarities by ``score``) with the original of an
-    edited copy moved first when one stands out; otherwise unchanged."""
+    edited copy moved first when one stands out; unchanged when an exact copy is among them."""
     if len(hits) == 0 or any(score(h) >= DUPLICATE_SIM for h in hits):
         return hits
     sims = np.array([score(h) for h in hits], np.float64)
@@ -101,10 +114,7 @@ def lead(
         for j, s in zip(top.tolist(), grey_sims([hits[j] for j in top.tolist()])):
             if s is not None:
                 sims[j] = s
-    order = np.argsort(-sims, kind="stable")
-    best = float(sims[order[0]])
-    runner_up = float(sims[order[1]]) if len(order) > 1 else -1.0
-    if best < settings.edit_copy_min_sim or best - runner_up < settings.edit_copy_gap:
+    first = pick(sims, settings)
+    if first is None:
         return hits
-    first = int(order[0])
     return [hits[first]] + [h for j, h in enumerate(hits) if j != first]
