@@ -155,6 +155,7 @@ def rankings() -> list[tuple[str, RankingSettings]]:
             rows.append((f"no {f.name}", dataclasses.replace(default, **{f.name: False})))
     rows.append(("issue 12 off", dataclasses.replace(
         default, rotations=False, trim_borders=False, copy_first=False, edit_copies=False, grey_recheck=False,
+        pixel_check=False,
     )))
     rows.append(("plain cosine", RankingSettings.plain()))
     return rows

@@ -10,7 +10,12 @@ after a crop, a recompression or a tilt it is the one candidate that stands out.
 2. for a query with no colour (``is_grey``), re-scores the pool's most similar few
    (``GREY_CANDIDATES``) by the model's similarity of their *grey* versions to the query: a grey
    copy compared with a colour photo drifts (0.7-0.85), with its grey original it is near 1,
-3. lists the most similar candidate first when it is a clear copy: model similarity >=
+3. checks the pixels of the pool's most similar few (``PIXEL_CANDIDATES``, model similarity >=
+   ``pixel_min_sim``): the one whose pixels contain the query's (normalised cross-correlation
+   >= ``pixel_min_ncc`` and ahead of the next by ``pixel_gap``, ``core/images/pixel_match.py``)
+   is the original: a crop, a recompression or a grey copy of it, which the model's similarity
+   cannot always tell from a sibling shot of the same object;
+4. otherwise lists the most similar candidate first when it is a clear copy: model similarity >=
    ``edit_copy_min_sim`` and ahead of the next candidate by ``edit_copy_gap``
    (``RankingSettings``; chosen on the tuning half of the shared sets, ``bench/edits.py --half
    tune``; on the sets' own photos as queries the rule's pick is the query's class or object every
@@ -18,7 +23,7 @@ after a crop, a recompression or a tilt it is the one candidate that stands out.
 
 Nothing happens when an exact copy (>= ``copies.DUPLICATE_SIM``) is already among the hits.
 Stored-vector searches (*Find similar*) keep the stricter copy-first rule of ``copies.py``.
-Reads candidate photos when re-scoring a grey query; writes nothing.
+Reads a few candidate photos (grey re-check, pixel check); writes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
+from photofind.core.images import pixel_match
 from photofind.core.images.decode import ImageDecodeError, decode_image, preprocess
 from photofind.core.models.embedder import Embedder
 from photofind.core.search.copies import DUPLICATE_SIM
@@ -41,6 +47,8 @@ logger = logging.getLogger(__name__)
 POOL = 20
 #: A grey query's most similar candidates re-scored in grey.
 GREY_CANDIDATES = 5
+#: The pool's most similar candidates whose pixels are compared with the query's.
+PIXEL_CANDIDATES = 3
 #: Mean chroma (max - min of R, G, B, 0-255) below which a query counts as having no colour:
 #: a greyscale JPEG saved as colour keeps ~1 of chroma noise; real colour photos have 10-60.
 GREY_CHROMA = 2.0
@@ -85,6 +93,21 @@ def grey_similarities(
     return out
 
 
+def pixel_scores(view: Image.Image, paths: Sequence[str]) -> list[float | None]:
+    """Best normalised cross-correlation of the query ``view`` inside each photo (None: the
+    photo cannot be read now)."""
+    out: list[float | None] = []
+    for path in paths:
+        try:
+            photo = decode_image(path, min_side=pixel_match.WIDTH)
+        except ImageDecodeError as exc:
+            logger.debug("pixel check skips %s: %s", path, exc.reason)
+            out.append(None)
+            continue
+        out.append(pixel_match.best_correlation(view, photo))
+    return out
+
+
 def pick(sims: np.ndarray, settings: RankingSettings) -> int | None:
     """Index of the clear copy among candidates with model similarities ``sims``, if one stands
     out (>= ``edit_copy_min_sim``, ahead of the next by ``edit_copy_gap``); else None."""
@@ -103,6 +126,7 @@ def lead(
     score: Callable[[H], float],
     settings: RankingSettings,
     grey_sims: Callable[[list[H]], list[float | None]] | None = None,
+    pixels: Callable[[list[H]], list[float | None]] | None = None,
 ) -> list[H]:
     """``hits`` (the ranking's pool, model similarities by ``score``) with the original of an
     edited copy moved first when one stands out; unchanged when an exact copy is among them."""
@@ -114,7 +138,17 @@ def lead(
         for j, s in zip(top.tolist(), grey_sims([hits[j] for j in top.tolist()])):
             if s is not None:
                 sims[j] = s
-    first = pick(sims, settings)
+    first = None
+    if pixels is not None:
+        top = [j for j in np.argsort(-sims, kind="stable")[:PIXEL_CANDIDATES].tolist() if sims[j] >= settings.pixel_min_sim]
+        if top:
+            ncc = np.array([-1.0 if v is None else v for v in pixels([hits[j] for j in top])])
+            order = np.argsort(-ncc, kind="stable")
+            runner_up = float(ncc[order[1]]) if len(order) > 1 else -1.0
+            if ncc[order[0]] >= settings.pixel_min_ncc and ncc[order[0]] - runner_up >= settings.pixel_gap:
+                first = top[int(order[0])]
+    if first is None:
+        first = pick(sims, settings)
     if first is None:
         return hits
     return [hits[first]] + [h for j, h in enumerate(hits) if j != first]

@@ -20,9 +20,10 @@ raises every figure on both benchmark sets, and all 27 neighbouring parameter se
    ``rotations`` and ``trim_borders`` (``search/query_views.py``: the query is also tried turned
    90/180/270 degrees and without uniform bars, the view whose nearest photos are closest wins)
    and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results);
-   for query images also ``edit_copies`` and ``grey_recheck`` (``search/edited_copies.py``: the
-   original of an edited copy is looked for in a wider pool with an edit-tolerant copy test,
-   a grey query compared with its candidates in grey).
+   for query images also ``edit_copies``, ``grey_recheck`` and ``pixel_check``
+   (``search/edited_copies.py``: the original of an edited copy is looked for in a wider pool,
+   a grey query compared with its candidates in grey, the pixels of the closest few compared
+   with the query's, then an edit-tolerant copy test).
 
 Stages 1-2 make a *ranking space* (``search/space.py``): the fitted PCA (stored versioned in
 SQLite) and an HNSW index of the transformed, augmented vectors. It is derived data that only
@@ -77,6 +78,10 @@ class RankingSettings:
     edit_copy_min_sim: float = 0.7
     edit_copy_gap: float = 0.03
     grey_recheck: bool = True
+    pixel_check: bool = True
+    pixel_min_sim: float = 0.6
+    pixel_min_ncc: float = 0.9
+    pixel_gap: float = 0.02
 
     @classmethod
     def plain(cls) -> RankingSettings:
@@ -84,7 +89,7 @@ class RankingSettings:
         return cls(
             pca=False, dba=False, query_expansion=False, diffusion=False,
             rotations=False, trim_borders=False, copy_first=False, edit_copies=False,
-            grey_recheck=False,
+            grey_recheck=False, pixel_check=False,
         )
 
     @property

@@ -133,7 +133,10 @@ class Searcher:
         if self.settings.grey_recheck and edited_copies.is_grey(view):
             raw = _unit(vector)
             grey = lambda hits: edited_copies.grey_similarities(raw, [h.path for h in hits], self.embedder)  # noqa: E731
-        return edited_copies.lead(pool, lambda h: h.score, self.settings, grey)[:k]
+        pixels = None
+        if self.settings.pixel_check:
+            pixels = lambda hits: edited_copies.pixel_scores(view, [h.path for h in hits])  # noqa: E731
+        return edited_copies.lead(pool, lambda h: h.score, self.settings, grey, pixels)[:k]
 
     def query_vector(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
         """``embed_query`` of each image's best view (borders trimmed, turned upright; issue 12)."""
