@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-trim", action="store_true", help="do not try the query without uniform bars around it")
     p.add_argument(
         "--no-copy-first", action="store_true",
-        help="list only near-exact copies (similarity >= 0.98) first, not an edited copy that stands out",
+        help="list only near-exact copies (similarity >= 0.98) first, not an edited copy that stands out "
+        "(by the model's similarity, in grey for a grey query, or by its pixels)",
     )
     add_filter_arguments(p)
 

@@ -220,6 +220,11 @@ def test_the_edit_tolerant_copy_test() -> None:
     # a grey query: the grey re-check decides among the most similar candidates
     grey = lambda hs: [0.99 if h == "a" else 0.8 for h in hs]  # noqa: E731
     assert edited_copies.lead(hits, score, s, grey) == ["a", "b", "c"]
+    # the pixel check decides among the closest few when one clearly contains the query
+    pixels = lambda hs: [0.97 if h == "a" else 0.6 for h in hs]  # noqa: E731
+    assert edited_copies.lead(hits, score, s, pixels=pixels) == ["a", "b", "c"]
+    two = lambda hs: [0.97 if h == "a" else 0.965 for h in hs]  # noqa: E731  (siblings: no verdict)
+    assert edited_copies.lead(hits, score, s, pixels=two) == ["b", "a", "c"]
 
 
 def test_edited_copy_search_is_off_with_its_switch(library: Library, tmp_path: Path) -> None:
