@@ -1,6 +1,7 @@
 """Does an edited copy of a photo find its original? (issue 12)
 
     python bench/edits.py [DATASET_DIR ...] [--per-set 100] [--half report|tune|all] [--json]
+    python bench/edits.py --per-set 5 --no-cache --rankings "default,issue 12 off"   # query times
 
 For each set (default: ``<repo>/../shared/data/corel1k`` and ``ukbench1000``) the app's own index
 job indexes the untouched photos into a temp library. Then ``--per-set`` originals (evenly spread
@@ -187,7 +188,7 @@ class CachingEmbedder:
 # --------------------------------------------------------------------------- one set
 def evaluate_set(
     ds: Dataset, per_set: int, half: str, threads: int | None, settings: list[tuple[str, RankingSettings]],
-    keep: Path | None = None,
+    keep: Path | None = None, cache: bool = True,
 ) -> dict[str, object]:
     """Index ``ds``, edit ``per_set`` originals of ``half``, query every copy under every ranking."""
     info = model_info()
@@ -208,24 +209,30 @@ def evaluate_set(
             pids, _ = lib.repo.embeddings_for(info.model_id, info.dim)
             rows = lib.repo.photos_by_ids(pids.tolist())
             pid_of = {Path(rows[p].path).stem: p for p in pids.tolist()}
-            embedder = CachingEmbedder(lib.embedder)
+            embedder = CachingEmbedder(lib.embedder) if cache else lib.embedder
             per: dict[str, dict[str, list[int]]] = {}
             timings: dict[str, float] = {}
+            medians: dict[str, float] = {}
             for label, ranking in settings:
                 searcher = Searcher(lib.repo, embedder, lib.indexes, ranking)  # type: ignore[arg-type]
                 ranks: dict[str, list[int]] = {name: [] for name in EDITS}
                 started = time.perf_counter()
+                each = []
                 for image_id, edit, path in copies:
+                    t0 = time.perf_counter()
                     hits = searcher.search_image(str(path), k=5)
+                    each.append(time.perf_counter() - t0)
                     ids = [h.photo_id for h in hits]
                     want = pid_of[image_id]
                     ranks[edit].append(ids.index(want) + 1 if want in ids else 0)
                 timings[label] = 1e3 * (time.perf_counter() - started) / len(copies)
+                medians[label] = 1e3 * float(np.median(each))
                 per[label] = ranks
                 print(f"    {ds.name} {label}: {_summary(ranks)}", file=sys.stderr, flush=True)
             result["ranks"] = per
             result["ms_per_query"] = timings
-            result["embeddings"] = embedder.computed
+            result["ms_median"] = medians
+            result["embeddings"] = getattr(embedder, "computed", None)
         finally:
             lib.close()
     return result
@@ -271,12 +278,13 @@ def print_table(results: list[dict[str, object]]) -> bool:
     means = {label: tuple(np.mean([_rates(table[label][e])[i] for e in EDITS]) for i in (0, 1)) for label in labels}
     print(f"{'mean over edits':<22}" + "".join(f"{f'{means[l][0]:.3f}/{means[l][1]:.3f}':>{width}}" for l in labels))
     for r in results:
-        ms = r["ms_per_query"]
+        ms, med = r["ms_per_query"], r["ms_median"]
+        cached = r.get("embeddings") is not None
         print(
             f"{r['set']}: {r['originals']} originals x {len(EDITS)} edits = {r['queries']} queries over "
-            f"{r['photos']} indexed photos (index {r['index_s']:.0f} s); ms/query (search_image, k=5, "
-            "embeddings cached after the first ranking): "
-            + ", ".join(f"{k} {v:.0f}" for k, v in ms.items())  # type: ignore[union-attr]
+            f"{r['photos']} indexed photos (index {r['index_s']:.0f} s); ms/query mean (median) "
+            f"(search_image, k=5{', embeddings cached after the first ranking' if cached else ', no cache'}): "
+            + ", ".join(f"{k} {v:.0f} ({med[k]:.0f})" for k, v in ms.items())  # type: ignore[union-attr,index]
         )
     print()
     default = "default"
@@ -310,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="add a row per value: the default ranking with FIELD=V (tuning; use --half tune)")
     parser.add_argument("--threads", type=int, help="model threads (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print the ranks as JSON")
+    parser.add_argument("--no-cache", action="store_true", help="embed every view of every query under every "
+                        "ranking (for comparable query times; slower)")
     parser.add_argument("--keep-libraries", type=Path, help="keep the indexed libraries in this folder and "
                         "reuse them next time (the index job then finds nothing to do)")
     args = parser.parse_args(argv)
@@ -333,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         ds = load_dataset(root)
         print(f"... {ds.name}: {args.per_set} originals ({args.half} half) x {len(EDITS)} edits, "
               f"{len(settings)} rankings", file=sys.stderr, flush=True)
-        results.append(evaluate_set(ds, args.per_set, args.half, args.threads, settings, args.keep_libraries))
+        results.append(evaluate_set(
+            ds, args.per_set, args.half, args.threads, settings, args.keep_libraries, cache=not args.no_cache,
+        ))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
