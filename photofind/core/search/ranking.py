@@ -79,7 +79,7 @@ class RankingSettings:
     edit_copy_gap: float = 0.03
     grey_recheck: bool = True
     pixel_check: bool = True
-    pixel_min_sim: float = 0.6
+    pixel_min_sim: float = 0.45
     pixel_min_ncc: float = 0.9
     pixel_gap: float = 0.02
 
