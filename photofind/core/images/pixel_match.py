@@ -34,30 +34,46 @@ def luminance(img: Image.Image, width: int) -> np.ndarray:
 def best_correlation(query: Image.Image, photo: Image.Image) -> float:
     """The highest normalised cross-correlation of ``query`` placed anywhere in ``photo`` at any
     of ``SCALES``; -1 when no scale fits or the query is flat."""
-    c = luminance(photo, WIDTH)
-    h, w = c.shape
-    spectrum = np.fft.rfft2(c)
-    i1 = np.pad(c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-    i2 = np.pad(c * c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-    best = -1.0
-    for scale in SCALES:
-        th = round(query.height * scale * WIDTH / query.width)
-        tw = round(scale * WIDTH)
-        if th > h or tw > w or min(th, tw) < MIN_SIDE:
-            continue
-        t = luminance(query, tw)[:th, :tw]
-        th, tw = t.shape
-        t0 = t - t.mean()
-        norm = float(np.sqrt((t0 * t0).sum()))
-        if norm < MIN_STD * np.sqrt(t0.size):
-            continue
-        corr = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(t0, s=(h, w))), s=(h, w))[: h - th + 1, : w - tw + 1]
-        n = th * tw
-        s1 = _window(i1, th, tw)
-        var = _window(i2, th, tw) - s1 * s1 / n
-        ncc = corr / (np.sqrt(np.maximum(var, MIN_STD**2 * n)) * norm)
-        best = max(best, float(ncc.max()))
-    return best
+    return QueryPixels(query).best_correlation(photo)
+
+
+class QueryPixels:
+    """A query's zero-mean luminance at every scale, made once and slid over many photos."""
+
+    def __init__(self, query: Image.Image) -> None:
+        grey = query.convert("L")
+        #: (template, its norm, its nominal height) per scale whose template is not too small or flat
+        self.templates: list[tuple[np.ndarray, float, int]] = []
+        for scale in SCALES:
+            th = round(query.height * scale * WIDTH / query.width)
+            tw = round(scale * WIDTH)
+            if min(th, tw) < MIN_SIDE:
+                continue
+            t = luminance(grey, tw)[:th, :tw]
+            t0 = t - t.mean()
+            norm = float(np.sqrt((t0 * t0).sum()))
+            if norm >= MIN_STD * np.sqrt(t0.size):
+                self.templates.append((t0, norm, th))
+
+    def best_correlation(self, photo: Image.Image) -> float:
+        """See the module function of that name."""
+        c = luminance(photo, WIDTH)
+        h, w = c.shape
+        spectrum = np.fft.rfft2(c)
+        i1 = np.pad(c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+        i2 = np.pad(c * c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+        best = -1.0
+        for t0, norm, nominal in self.templates:
+            if nominal > h or t0.shape[1] > w:
+                continue
+            th, tw = t0.shape
+            corr = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(t0, s=(h, w))), s=(h, w))[: h - th + 1, : w - tw + 1]
+            n = th * tw
+            s1 = _window(i1, th, tw)
+            var = _window(i2, th, tw) - s1 * s1 / n
+            ncc = corr / (np.sqrt(np.maximum(var, MIN_STD**2 * n)) * norm)
+            best = max(best, float(ncc.max()))
+        return best
 
 
 def _window(integral: np.ndarray, th: int, tw: int) -> np.ndarray:

@@ -96,6 +96,7 @@ def grey_similarities(
 def pixel_scores(view: Image.Image, paths: Sequence[str]) -> list[float | None]:
     """Best normalised cross-correlation of the query ``view`` inside each photo (None: the
     photo cannot be read now)."""
+    query = pixel_match.QueryPixels(view)
     out: list[float | None] = []
     for path in paths:
         try:
@@ -104,7 +105,7 @@ def pixel_scores(view: Image.Image, paths: Sequence[str]) -> list[float | None]:
             logger.debug("pixel check skips %s: %s", path, exc.reason)
             out.append(None)
             continue
-        out.append(pixel_match.best_correlation(view, photo))
+        out.append(query.best_correlation(photo))
     return out
 
 

@@ -77,7 +77,7 @@ class RankingSettings:
     edit_copies: bool = True
     edit_copy_min_sim: float = 0.7
     edit_copy_gap: float = 0.03
-    grey_recheck: bool = True
+    grey_recheck: bool = False  # measured: no lift over the pixel check (README, issue 12)
     pixel_check: bool = True
     pixel_min_sim: float = 0.45
     pixel_min_ncc: float = 0.9
