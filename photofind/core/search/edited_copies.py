@@ -7,7 +7,8 @@ after a crop, a recompression or a tilt it is the one candidate that stands out.
 *image* (a file someone holds, not a library photo) the searcher therefore
 
 1. takes a wider pool of the ranking's candidates (``POOL``, not only the ``k`` shown),
-2. for a query with no colour (``is_grey``), re-scores the pool's most similar few
+2. with ``grey_recheck`` (off by default: measured, it lifted nothing over the pixel check),
+   for a query with no colour (``is_grey``), re-scores the pool's most similar few
    (``GREY_CANDIDATES``) by the model's similarity of their *grey* versions to the query: a grey
    copy compared with a colour photo drifts (0.7-0.85), with its grey original it is near 1,
 3. checks the pixels of the pool's most similar few (``PIXEL_CANDIDATES``, model similarity >=
