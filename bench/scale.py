@@ -5,13 +5,16 @@
 
 ``build`` makes the library without embedding a million photos: the 1,000 Corel and 1,000
 UKBench photos are embedded for real once (cached in ``~/.cache/photofind-bench``, like
-``bench/search.py``), and every library entry is a symlink to one of them (in sub-folders of
+``bench/search.py``), and every library entry is a path named after one of them (in sub-folders of
 1,000) with that photo's vector plus Gaussian noise (cosine to the source ~0.95), inserted through
 the app's repository (``upsert_photo`` + ``put_embedding``, as the indexer stores). Then the
 app's index job runs once (``Library.run_index``: it scans the million symlinks, finds nothing
 to embed, and builds + saves the ranking space: PCA fit, projection, DBA, HNSW). Printed: time
-to insert the rows, time of the index job and of its ranking-space step, the data dir's sizes.
-Thumbnails are not made (the app makes them on demand from the symlinked files).
+to insert the rows, time of the index job's ranking-space step, the data dir's sizes.
+Thumbnails are not made. By default the photo files are not made either (a million symlinks
+cost ~1 ms each on the shared machine, 80 % of the build): searching never opens a library
+photo, so the figures are the same; ``--links`` makes them (the app can then show thumbnails)
+and ``--scan`` also times a whole index run, which stats every file.
 
 ``measure`` runs on the kept library, each figure with the load average next to it:
 
@@ -125,7 +128,7 @@ def open_lib(keep: Path):  # type: ignore[no-untyped-def]
     return open_library(data_dir_of(keep), info)
 
 
-def build(keep: Path, n: int, scan: bool) -> None:
+def build(keep: Path, n: int, scan: bool, links: bool) -> None:
     from sqlalchemy import insert
 
     from photofind.store.blobs import vector_to_blob
@@ -162,10 +165,11 @@ def build(keep: Path, n: int, scan: bool) -> None:
         paths = []
         for i, r in zip(range(lo, hi), rows.tolist()):
             sub = photos_dir / f"d{i // PER_DIR:04d}"
-            if i % PER_DIR == 0:
-                sub.mkdir(exist_ok=True)
             link = sub / f"{i:07d}-{sources[r].name}"
-            os.symlink(src_names[r], link)
+            if links:
+                if i % PER_DIR == 0:
+                    sub.mkdir(exist_ok=True)
+                os.symlink(src_names[r], link)
             paths.append(link)
         link_s += time.perf_counter() - t_link
         photo_rows, vector_rows = [], []
@@ -356,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", required=True, type=Path, help="directory of the kept library")
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=60)
-    parser.add_argument("--scan", action="store_true", help="build: also time a whole index run")
+    parser.add_argument("--scan", action="store_true", help="build: also time a whole index run (implies --links)")
+    parser.add_argument("--links", action="store_true",
+                        help="build: make the photo files (symlinks to the source photos); without it the "
+                        "paths do not exist (searching never opens them; the app shows no thumbnails)")
     parser.add_argument("--runs", type=int, default=2, help="CLI and app runs")
     args = parser.parse_args(argv)
     keep = args.keep.resolve()
@@ -368,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_logs()
     print(f"machine: {os.cpu_count()} CPUs, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GB; {load()}")
     if args.command == "build":
-        build(keep, args.photos, args.scan)
+        build(keep, args.photos, args.scan or args.links, args.links or args.scan)
         return 0
     meta = json.loads((keep / "scale.json").read_text()) if (keep / "scale.json").exists() else {}
     print(f"library: {meta.get('photos', '?'):,} photos in {keep}")
