@@ -196,7 +196,7 @@ def build(keep: Path, n: int, scan: bool, links: bool) -> None:
             print(f"  {hi:>9,} rows  {el:7.0f} s  ({hi / el:,.0f} rows/s, {load()})", flush=True)
     rows_s = time.perf_counter() - t0
     print(f"library rows: {n:,} photos + vectors inserted in {rows_s:.0f} s "
-          f"({n / rows_s:,.0f}/s; of which symlinks {link_s:.0f} s) [{load()}]")
+          f"({n / rows_s:,.0f}/s; of which file names{' + symlinks' if links else ''} {link_s:.0f} s) [{load()}]")
 
     # The index job's ranking step (``IndexJob.finish``: PCA fit, projection, DBA, HNSW, save),
     # under the writer lock as ``run_index`` runs it, timed on its own...
