@@ -38,11 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from gui_stall import start_stall_sampler  # noqa: E402
-from search import load_model, noisy_copies, source_vectors  # noqa: E402  (bench/search.py)
+from gui_stall import start_stall_sampler
+from search import load_model, noisy_copies, source_vectors
 
-from photofind.gui.app import make_application, open_library  # noqa: E402
-from photofind.gui.main_window import MainWindow  # noqa: E402
+from photofind.gui.app import make_application, open_library
+from photofind.gui.main_window import MainWindow
 
 BAR_S = 1.0
 P95_BAR_MS = 150.0

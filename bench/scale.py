@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 DATA = (REPO / ".." / "shared" / "data").resolve()
 SETS = ("corel1k", "ukbench1000")
@@ -120,9 +120,9 @@ def data_dir_of(keep: Path) -> Path:
 
 def open_lib(keep: Path):  # type: ignore[no-untyped-def]
     from _common import open_library
-    from photofind.core.models.registry import resolve_model
-
     from search import CACHE
+
+    from photofind.core.models.registry import resolve_model
 
     info = resolve_model(None, CACHE / "models")
     return open_library(data_dir_of(keep), info)
@@ -176,11 +176,14 @@ def build(keep: Path, n: int, scan: bool, links: bool) -> None:
         now = time.time()
         for i, r, link, vec in zip(range(lo, hi), rows.tolist(), paths, vectors):
             size, mtime_ns = stats[r]
-            photo_rows.append(dict(
-                id=i + 1, folder_id=folder.id, path=str(link), size=size, mtime_ns=mtime_ns,
-                fingerprint=f"scale-{i}", status=STATUS_OK, width=384, height=256, added_at=now, updated_at=now,
-            ))
-            vector_rows.append(dict(photo_id=i + 1, model_id=model_id, dim=len(vec), vector=vector_to_blob(vec)))
+            photo_rows.append({
+                "id": i + 1, "folder_id": folder.id, "path": str(link), "size": size, "mtime_ns": mtime_ns,
+                "fingerprint": f"scale-{i}", "status": STATUS_OK, "width": 384, "height": 256,
+                "added_at": now, "updated_at": now,
+            })
+            vector_rows.append(
+                {"photo_id": i + 1, "model_id": model_id, "dim": len(vec), "vector": vector_to_blob(vec)}
+            )
         # The repository's own write transaction and tables, rows in bulk: per-row
         # upsert_photo + put_embedding (what the indexer calls) cost ~3 ms of SQLAlchemy per photo
         # here, an hour for a million.
@@ -324,7 +327,7 @@ def app_open(keep: Path) -> None:
         app.processEvents()
         if np.isnan(t_rows) and window.results.model.rowCount() > 0:
             t_rows = time.perf_counter() - t0
-        if np.isnan(t_warm) and library.indexes._spaces:  # noqa: SLF001 - bench: has warm_up loaded?
+        if np.isnan(t_warm) and library.indexes._spaces:
             t_warm = time.perf_counter() - t0
             warmed["done"] = True
         if not np.isnan(t_rows) and warmed["done"] and not window.jobs.busy("query"):
@@ -339,7 +342,7 @@ def app_open(keep: Path) -> None:
 
 def measure_app(keep: Path, runs: int) -> None:
     for run in range(runs):
-        wall, peak, out = child([sys.executable, __file__, "app-open", "--keep", str(keep)])
+        _wall, peak, out = child([sys.executable, __file__, "app-open", "--keep", str(keep)])
         try:
             f = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
