@@ -65,3 +65,34 @@ def test_find_duplicates_change_the_keeper_and_trash_the_others(
     assert library.repo.photo_by_path(str(folder / "750.jpg")) is None
     qtbot.waitUntil(lambda: view.progress.isHidden(), timeout=TIMEOUT_MS)
     assert all(Path(g.keep.path).parent != folder for g in view.groups)
+
+
+def test_groups_are_shown_a_bounded_number_of_rows_at_a_time(qtbot, make_window, corel_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """A library of big burst groups must not put thousands of rows (each a widget item with a
+    thumbnail) in the tree at once: a page holds about PAGE_ROWS photos, at least one group."""
+    from photofind.core.search.duplicates import DuplicateGroup, DuplicatePhoto
+    from photofind.gui.duplicates.view import PAGE_ROWS, DuplicatesView
+
+    photo = str(corel_dir / "images" / "150.jpg")
+
+    def group(start: int, n: int) -> DuplicateGroup:
+        return DuplicateGroup(tuple(
+            DuplicatePhoto(start + i, photo, 384, 256, 1000, 0, None, 1.0) for i in range(n)
+        ))
+
+    window = make_window()
+    view = DuplicatesView(window.library, window.jobs, window, filters=window.filters)
+    qtbot.addWidget(view)
+    bursts = [group(1000 * g, 150) for g in range(5)] + [group(10_000 + 10 * g, 2) for g in range(300)]
+    view._found(bursts)
+    assert view.shown == 1 and view.tree.topLevelItemCount() == 1  # 150 rows; a second group is too many
+    assert view.more.isVisibleTo(view)
+    for _ in range(3):
+        view.more.click()
+    assert view.shown == 4
+    view.more.click()  # the last burst, then as many pairs as fit beside it
+    assert view.shown == 5 + (PAGE_ROWS - 150) // 2
+    view.more.click()  # pairs only
+    assert view.shown == 5 + (PAGE_ROWS - 150) // 2 + PAGE_ROWS // 2
+    rows = sum(view.tree.topLevelItem(i).childCount() for i in range(view.tree.topLevelItemCount()))
+    assert rows == 5 * 150 + (PAGE_ROWS - 150) + PAGE_ROWS

@@ -3,7 +3,7 @@ marked, and moving the others to the desktop's trash after a confirmation that l
 
 Finding runs on the job runner's ``query`` queue (read-only, with progress); the trash move on
 the ``index`` queue, the library's writer (``Library.trash_duplicates``: ``send2trash``, then the
-library forgets the moved photos). Groups are shown a page at a time (``PAGE`` groups, thumbnails
+library forgets the moved photos). Groups are shown a page at a time (about ``PAGE_ROWS`` photos, thumbnails
 only for those), so the view stays quick on a 100k library. The user changes a group's keeper
 by ticking another photo; Open and Reveal act on the selected photo.
 
@@ -41,7 +41,10 @@ from photofind.gui.results.thumbs import ThumbnailLoader, placeholder
 
 logger = logging.getLogger(__name__)
 
-PAGE = 100
+#: A page of groups holds about this many photos (at least one group): each row is a widget item
+#: with a thumbnail, so a page of 100 groups of 100 burst shots (10,000 rows) froze the window
+#: for 6 s in bench/gui_duplicates.py on a 100k library; 200 rows take a fraction of a second.
+PAGE_ROWS = 200
 ICON = 96
 _PHOTO = Qt.ItemDataRole.UserRole
 COLUMNS = ("Keep", "Photo", "Resolution", "Size", "Taken", "Similarity", "Folder")
@@ -176,7 +179,11 @@ class DuplicatesView(QDialog):
 
     def _show_page(self) -> None:
         self.tree.blockSignals(True)
-        end = min(len(self.groups), self.shown + PAGE)
+        first_page = self.shown == 0
+        end, rows = self.shown, 0
+        while end < len(self.groups) and (rows == 0 or rows + len(self.groups[end].photos) <= PAGE_ROWS):
+            rows += len(self.groups[end].photos)
+            end += 1
         for i in range(self.shown, end):
             g = self.groups[i]
             top = QTreeWidgetItem([f"Group {i + 1}", f"{len(g.photos)} photos"])
@@ -188,8 +195,9 @@ class DuplicatesView(QDialog):
         self.shown = end
         self.tree.blockSignals(False)
         self.more.setVisible(self.shown < len(self.groups))
-        for c in range(len(COLUMNS)):
-            self.tree.resizeColumnToContents(c)
+        if first_page:  # sizing columns reads every row: once, not again for each page
+            for c in range(len(COLUMNS)):
+                self.tree.resizeColumnToContents(c)
 
     def _photo_item(self, group: int, p: DuplicatePhoto) -> QTreeWidgetItem:
         item = QTreeWidgetItem([
