@@ -104,6 +104,10 @@ def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.stdout is not None
     stdout = proc.stdout
     threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    # stderr is read all along too: a child whose unread pipe fills up blocks on its next log line
+    assert proc.stderr is not None
+    stderr, errors = proc.stderr, []
+    threading.Thread(target=lambda: errors.extend(stderr), daemon=True).start()
     try:
         first = lines.get(timeout=TIMEOUT)  # the initial run's summary
         assert first.startswith("2 added"), first
@@ -111,7 +115,7 @@ def test_cli_watch_reports_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         second = lines.get(timeout=TIMEOUT)
         assert second.startswith("1 added"), second
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+        assert proc.wait(timeout=60) == 0, "".join(errors)[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()
