@@ -89,7 +89,7 @@ def main() -> int:
     print(f"groups found:       {len(groups)} ({sum(len(g.photos) for g in groups)} photos in groups)")
     print(f"Find duplicates -> groups shown: {shown_s:.1f} s (search in the background)")
     if page_s:
-        print(f"Show more groups (100 a page): median {np.median(page_s) * 1000:.0f} ms, max {max(page_s) * 1000:.0f} ms over {len(page_s)} pages")
+        print(f"Show more groups (about 200 photos a page): median {np.median(page_s) * 1000:.0f} ms, max {max(page_s) * 1000:.0f} ms over {len(page_s)} pages")
     print(f"GUI stall max {gaps.max():.0f} ms, p99 {np.percentile(gaps, 99):.0f} ms over {len(ticks)} ticks of 10 ms")
     print(f"load average:       {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     view.close()
