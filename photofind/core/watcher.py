@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -370,6 +371,7 @@ def watch_library(
     )
     watcher.start()
     next_refresh = time.monotonic() + refresh_s
+    previous_handler = _stop_on_ctrl_c(stop)
     try:
         while not stop.is_set():
             if (pending is None or pending) and time.monotonic() >= retry_at:
@@ -391,5 +393,27 @@ def watch_library(
     except KeyboardInterrupt:
         logger.info("Interrupted; stopping the watcher")
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
         watcher.stop()
+    if stop.is_set():
+        logger.info("Stopped watching")
     return 0
+
+
+def _stop_on_ctrl_c(stop: threading.Event):  # type: ignore[no-untyped-def]
+    """Make Ctrl+C (SIGINT) set ``stop`` instead of raising wherever the main thread happens to
+    be: an index run then cancels at its next check and leaves the library as a cancel does
+    (an exception in the middle of a database write could leave it waiting on its own lock).
+    A second Ctrl+C raises KeyboardInterrupt as usual. Returns the previous handler (None when
+    not on the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.info("Ctrl+C: stopping the watcher after the current step")
+        stop.set()
+
+    return signal.signal(signal.SIGINT, handler)
