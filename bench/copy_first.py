@@ -31,24 +31,30 @@ from photofind.core.search import copies, edited_copies
 from photofind.core.search.ranking import RankingSettings
 
 
+def set_similarities(root, libraries: Path, info):  # type: ignore[no-untyped-def]
+    """A shared set, its photos' stems, their model cosine similarities (self -1) and the
+    tuning half's ids, from the set's indexed library in ``libraries``."""
+    ds = load_dataset(root)
+    lib = open_library(libraries / ds.name, info)
+    try:
+        pids, vecs = lib.repo.embeddings_for(info.model_id, info.dim)
+        rows = lib.repo.photos_by_ids(pids.tolist())
+    finally:
+        lib.close()
+    stems = [Path(rows[p].path).stem for p in pids.tolist()]
+    v = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -1.0)
+    return ds, stems, sims, tuning_ids(ds)
+
+
 def main(argv: list[str]) -> int:
     libraries = Path(argv[0])
     if "--edited" in argv[1:]:
         return edited(libraries)
     info = model_info()
     for root in DEFAULT_SETS:
-        ds = load_dataset(root)
-        lib = open_library(libraries / ds.name, info)
-        try:
-            pids, vecs = lib.repo.embeddings_for(info.model_id, info.dim)
-            rows = lib.repo.photos_by_ids(pids.tolist())
-        finally:
-            lib.close()
-        stems = [Path(rows[p].path).stem for p in pids.tolist()]
-        v = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-        sims = v @ v.T
-        np.fill_diagonal(sims, -1.0)
-        tune = tuning_ids(ds)
+        ds, stems, sims, tune = set_similarities(root, libraries, info)
         for gap in (0.02, 0.05, 0.1):
             for low in (0.7, 0.8, 0.9):
                 s = RankingSettings(copy_gap=gap, copy_min_sim=low)
@@ -69,18 +75,7 @@ def edited(libraries: Path) -> int:
     info = model_info()
     default = RankingSettings()
     for root in DEFAULT_SETS:
-        ds = load_dataset(root)
-        lib = open_library(libraries / ds.name, info)
-        try:
-            pids, vecs = lib.repo.embeddings_for(info.model_id, info.dim)
-            rows = lib.repo.photos_by_ids(pids.tolist())
-        finally:
-            lib.close()
-        stems = [Path(rows[p].path).stem for p in pids.tolist()]
-        v = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-        sims = v @ v.T
-        np.fill_diagonal(sims, -1.0)
-        tune = tuning_ids(ds)
+        ds, stems, sims, tune = set_similarities(root, libraries, info)
         for gap in (0.02, 0.03, 0.05):
             for low in (0.65, 0.7, 0.75):
                 s = dataclasses.replace(default, edit_copy_gap=gap, edit_copy_min_sim=low)
