@@ -233,3 +233,30 @@ def test_edited_copy_search_is_off_with_its_switch(library: Library, tmp_path: P
     searcher = library.searcher(settings)
     query = _edited(library, tmp_path, ORIGINALS[0], _off_centre_crop, "crop")
     assert searcher.search_image(str(query), k=5) == searcher.search_vector(searcher.query_vector(str(query)), k=5)
+
+
+def test_turns_that_cannot_win_are_not_embedded(library: Library, tmp_path: Path) -> None:
+    """A library photo as the query finds itself (similarity 1): no turned view could beat it by
+    the rotation margin, so only the photo as it came is embedded; a sideways copy still gets
+    its turns embedded and finds its original first."""
+    from photofind.core.search import query_views
+
+    embedder = library.embedder
+    batches: list[int] = []
+
+    class Counting:
+        preprocess = embedder.preprocess
+
+        def embed(self, batch: np.ndarray) -> np.ndarray:
+            batches.append(len(batch))
+            return embedder.embed(batch)
+
+    searcher = library.searcher()
+    path = _photos(library)[3]
+    vector, view = query_views.best_view(path, Counting(), searcher.settings, searcher._nearest_sim)  # type: ignore[arg-type]
+    assert batches == [1] and view.size == Image.open(path).size
+    turned = _edited(library, tmp_path, Path(path).name, lambda im: im.transpose(Image.Transpose.ROTATE_90), "turned")
+    batches.clear()
+    query_views.best_view(turned, Counting(), searcher.settings, searcher._nearest_sim)  # type: ignore[arg-type]
+    assert batches == [1, 3]
+    assert library.searcher().search_image(turned, k=5)[0].path == path

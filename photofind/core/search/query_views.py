@@ -13,7 +13,9 @@ re-indexed for this; the query is changed instead (issue 12, figures in ``bench/
   and a turned view replaces the upright one only when that is higher than the upright view's by
   at least ``rotation_margin`` (a photo that is
   upright keeps its own view: the turned views of an upright photo match nothing better). Cost:
-  three more embeddings and three nearest-neighbour look-ups per query image.
+  three more embeddings and three nearest-neighbour look-ups per query image, except when the
+  upright view's nearest photo is so close (similarity >= 1 - margin) that no turn could win:
+  then the turns are not embedded.
 
 Pure functions over a decoded image and the searcher's parts; no I/O beyond decoding the query.
 """
@@ -98,6 +100,17 @@ def best_view(
     spec = embedder.preprocess
     img = decode_image(source, min_side=spec.size)
     shown, margins = views(img, settings)
-    vectors = embedder.embed(np.stack([preprocess(v, spec) for v in shown]))
-    best = choose(vectors, margins, nearest_sim)
-    return vectors[best], shown[best]
+    first = embedder.embed(preprocess(shown[0], spec)[None])
+    if len(shown) == 1:
+        return first[0], shown[0]
+    # Another view must beat the photo as it came by its margin, and no similarity exceeds 1:
+    # views that cannot win are not embedded (a query whose copy is in the library costs one
+    # embedding instead of four; the choice is the same).
+    upright = nearest_sim(first[0])
+    rest = [k for k in range(1, len(shown)) if upright + margins[k] < 1.0]
+    if not rest:
+        return first[0], shown[0]
+    others = embedder.embed(np.stack([preprocess(shown[k], spec) for k in rest]))
+    vectors = np.concatenate([first, others])
+    best = choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim)
+    return vectors[best], shown[[0, *rest][best]]
