@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from photofind.config import get_paths
@@ -71,3 +72,24 @@ def test_a_child_that_dies_is_reported_and_the_parent_carries_on(
     with pytest.raises(IndexChildFailed, match="stopped unexpectedly"):
         library.run_index_in_child()
     assert library.repo.folders()  # the parent's library is fine
+
+
+def test_indexing_on_a_cpu_runs_batches_side_by_side_on_its_own_session(library: Library) -> None:
+    """The index job's session runs one batch per core (``Library.indexing_embedder``), and
+    what it stores is what the search session computes for the same photo."""
+    from photofind.core.models.embedder import usable_cores
+
+    embedder, lanes = library.indexing_embedder()
+    if usable_cores() >= 2:
+        assert lanes >= 2 and embedder is not library.embedder and embedder.threads * lanes <= usable_cores()
+    report = library.run_index()
+    assert (report.added, report.skipped) == (N_PHOTOS, [])
+    photo = library.repo.photo_by_path(str(Path(library.repo.folders()[0].path) / "3.jpg"))
+    stored = library.repo.embedding(photo.id, library.model_info.model_id)
+    query = library.searcher().query_vector(photo.path)
+    assert float(stored @ query) / float(np.linalg.norm(stored) * np.linalg.norm(query)) > 0.999
+    pinned = Library(library.paths, device="cpu", threads=2)
+    try:
+        assert pinned.indexing_embedder() == (pinned.embedder, 1)  # a threads option: one session
+    finally:
+        pinned.close()

@@ -191,3 +191,40 @@ def test_photos_are_never_modified(env: Env) -> None:
     env.run()
     env.run()
     assert snapshot() == before
+
+
+def test_embed_lanes_store_what_one_lane_stores(tmp_path: Path, corel_photos: list[Path]) -> None:
+    """Batches run side by side (``embed_lanes``) are written in order, each photo with its own
+    vector: the library ends up identical to a one-lane run's."""
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    for p in corel_photos:
+        shutil.copy2(p, photos_dir / p.name)
+    stored = []
+    for lanes in (1, 3):
+        lib = Env(tmp_path / f"lanes{lanes}", photos_dir)
+        report = lib.indexer(batch_size=5, decode_workers=2, embed_lanes=lanes).run()
+        assert (report.added, report.skipped, report.cancelled) == (24, [], False)
+        assert report.embed_cpu_seconds > 0
+        lib.consistent()
+        by_path = {row.path: row.id for row in lib.rows().values()}
+        stored.append({path: lib.repo.embedding(pid, FakeEmbedder.model_id) for path, pid in by_path.items()})
+    one, three = stored
+    assert one.keys() == three.keys()
+    for path in one:
+        assert np.allclose(one[path], three[path], atol=1e-3), path
+
+
+def test_cancel_with_embed_lanes_keeps_written_batches_and_the_next_run_resumes(env: Env) -> None:
+    cancel = threading.Event()
+
+    def stop_after_first_batch(p: Progress) -> None:
+        if p.phase == "embedding" and p.done >= 8:
+            cancel.set()
+
+    report = env.indexer(batch_size=8, decode_workers=2, embed_lanes=2).run(on_progress=stop_after_first_batch, cancel=cancel)
+    assert report.cancelled and 8 <= report.added < 24
+    env.consistent()
+    rest = env.indexer(batch_size=8, decode_workers=2, embed_lanes=2).run()
+    assert rest.added == 24 - report.added and not rest.cancelled
+    env.consistent()

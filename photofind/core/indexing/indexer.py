@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,8 @@ class IndexReport:
     cancelled: bool = False
     elapsed_s: float = 0.0
     embed_seconds: float = 0.0
+    #: CPU seconds (every thread of the process) spent in the embedding phase.
+    embed_cpu_seconds: float = 0.0
     #: Previous model variants whose vectors this run retired (``upgrade.py``).
     retired_models: list[str] = field(default_factory=list)
     #: What the run did to the saved ranking space (``ranking_update.py``), if it got there.
@@ -110,6 +113,7 @@ class IndexReport:
             "cancelled": self.cancelled,
             "seconds": round(self.elapsed_s, 2),
             "embed_seconds": round(self.embed_seconds, 3),
+            "embed_cpu_seconds": round(self.embed_cpu_seconds, 3),
             "photos_per_second": round(self.photos_per_second, 1),
             "retired_models": self.retired_models,
             "ranking": self.ranking,
@@ -126,6 +130,7 @@ class IndexReport:
             scan_errors=[(s["path"], s["reason"]) for s in data["scan_errors"]],
             offline_folders=list(data["offline_folders"]), cancelled=data["cancelled"],
             elapsed_s=data["seconds"], embed_seconds=data.get("embed_seconds", 0.0),
+            embed_cpu_seconds=data.get("embed_cpu_seconds", 0.0),
             retired_models=list(data.get("retired_models", [])), ranking=data.get("ranking"),
         )
 
@@ -144,6 +149,7 @@ class Indexer:
         prefetch_batches: int = 3,
         checkpoint_seconds: float = 60.0,
         decode_timeout_s: float = DECODE_TIMEOUT_S,
+        embed_lanes: int = 1,
     ) -> None:
         self.repo = repo
         self.embedder = embedder
@@ -153,6 +159,8 @@ class Indexer:
         self.prefetch_batches = prefetch_batches
         self.checkpoint_seconds = checkpoint_seconds
         self.decode_timeout_s = decode_timeout_s
+        #: Batches the model runs at once (each on its own thread; see ``_embedded_batches``).
+        self.embed_lanes = max(1, embed_lanes)
         self._vanished_in: set[int] = set()  # folders where files vanished during this run
 
     # ------------------------------------------------------------------ public
@@ -258,24 +266,59 @@ class Indexer:
         total = len(work)
         done = 0
         embed_started = time.monotonic()
+        cpu_started = time.process_time()
         last_checkpoint = embed_started
-        for batch in self._decoded_batches(work, known, cancel):
-            vectors = self._embed_batch(batch)
-            self._write_batch(batch, vectors, report)
-            done += len(batch)
-            elapsed = time.monotonic() - embed_started
-            rate = done / elapsed if elapsed > 0 else None
-            eta = (total - done) / rate if rate else None
-            notify(Progress("embedding", done, total, batch[-1].planned.stat.path, rate, eta))
-            if time.monotonic() - last_checkpoint > self.checkpoint_seconds:
-                self._save_index()
-                last_checkpoint = time.monotonic()
-            while pause is not None and pause.is_set() and not cancel.is_set():
-                cancel.wait(0.1)
-            if cancel.is_set():
-                report.cancelled = True
-                break
-        report.embed_seconds = time.monotonic() - embed_started
+        try:
+            for batch, vectors in self._embedded_batches(self._decoded_batches(work, known, cancel)):
+                self._write_batch(batch, vectors, report)
+                done += len(batch)
+                elapsed = time.monotonic() - embed_started
+                rate = done / elapsed if elapsed > 0 else None
+                eta = (total - done) / rate if rate else None
+                notify(Progress("embedding", done, total, batch[-1].planned.stat.path, rate, eta))
+                if time.monotonic() - last_checkpoint > self.checkpoint_seconds:
+                    self._save_index()
+                    last_checkpoint = time.monotonic()
+                while pause is not None and pause.is_set() and not cancel.is_set():
+                    cancel.wait(0.1)
+                if cancel.is_set():
+                    report.cancelled = True
+                    break
+        finally:
+            report.embed_seconds = time.monotonic() - embed_started
+            report.embed_cpu_seconds = time.process_time() - cpu_started
+
+    def _embedded_batches(
+        self, batches: Iterator[list[DecodedFile]]
+    ) -> Iterator[tuple[list[DecodedFile], dict[int, np.ndarray]]]:
+        """Each decoded batch with its vectors, in order.
+
+        With ``embed_lanes`` > 1 that many batches run through the model at once, each on its
+        own thread (onnxruntime runs one session from several threads and releases the GIL):
+        on a CPU this beats one batch split over every core, because an operator split across
+        cores waits for its slowest part whenever a decode thread holds one of them, while
+        whole batches side by side never wait for each other (``bench/throughput.py``).
+        The caller writes batch ``n`` while later ones are embedded; when it stops early (a
+        cancel) the batches still in the model are dropped, to be embedded by the next run.
+        """
+        if self.embed_lanes == 1:
+            for batch in batches:
+                yield batch, self._embed_batch(batch)
+            return
+        in_flight: deque[tuple[list[DecodedFile], Future[dict[int, np.ndarray]]]] = deque()
+        with ThreadPoolExecutor(self.embed_lanes, thread_name_prefix="photofind-embed") as lanes:
+            try:
+                for batch in batches:
+                    in_flight.append((batch, lanes.submit(self._embed_batch, batch)))
+                    if len(in_flight) >= self.embed_lanes:
+                        done_batch, future = in_flight.popleft()
+                        yield done_batch, future.result()
+                while in_flight:
+                    done_batch, future = in_flight.popleft()
+                    yield done_batch, future.result()
+            finally:
+                for _batch, future in in_flight:
+                    future.cancel()
 
     def _known_fingerprints(self) -> dict[str, int]:
         """Fingerprint -> id of an embedded photo, so exact copies skip decoding."""
