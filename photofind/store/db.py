@@ -1,8 +1,9 @@
 """Opening the library database: engine settings, migrations, and a backup before each migration.
 
 SQLite runs in WAL mode (readers never block the single writer) with foreign keys on. The
-schema belongs to the Alembic migrations shipped in this package; they are applied at start-up,
-and an existing database is copied to ``backups/`` first, so a failed or unwanted migration
+schema belongs to the Alembic migrations shipped in this package; they are applied at start-up
+(a new database is made from ``schema.py`` and stamped, see ``create_schema``), and an existing
+database is copied to ``backups/`` first, so a failed or unwanted migration
 never costs the user's library.
 
 When the database can't be written (a read-only data dir, a read-only or full disk, a file
@@ -173,6 +174,12 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
         raise DatabaseError(_damaged_message(db_path, backups_dir, exc)) from exc
     if current == head:
         return head
+    if current is None:
+        _drop_incomplete_first_schema(engine)
+        if _is_empty(engine):
+            create_schema(engine, head)
+            logger.info("New library database at schema %s", head)
+            return head
     from alembic import command
     from alembic.script import ScriptDirectory
 
@@ -184,14 +191,33 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> str:
         )
     if current is not None:
         backup_database(db_path, backups_dir, f"before-{head}")
-    else:
-        _drop_incomplete_first_schema(engine)
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     logger.info("Library schema migrated from %s to %s", current or "empty", head)
     return head
+
+
+def create_schema(engine: Engine, revision: str = HEAD_REVISION) -> None:
+    """Make a new library's tables straight from ``schema.metadata`` and record the head
+    revision, in one transaction, as Alembic's cookbook suggests for a fresh database
+    ("create_all, then stamp head"): the first start then neither imports Alembic nor replays
+    every migration (a test checks the result equals the migrations' own, table by table)."""
+    from photofind.store.schema import metadata
+
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.exec_driver_sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (revision,))
+
+
+def _is_empty(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_master").scalar() == 0
 
 
 def _drop_incomplete_first_schema(engine: Engine) -> None:
