@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", help="library location (default: $PHOTOFIND_DATA_DIR or the user data dir)")
     common.add_argument("--model", help=f"model to use (default: {DEFAULT_MODEL})")
     common.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs (default: auto)")
-    common.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores)")
+    common.add_argument(
+        "--threads", type=int,
+        help="CPU threads per model run (default: all cores for a search; indexing runs one batch per core)",
+    )
     common.add_argument("-v", "--verbose", action="count", help="more log output (-vv for debug)")
 
     parser = argparse.ArgumentParser(
