@@ -11,12 +11,19 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, bindparam, func, select
 
 from photofind.store.blobs import blob_to_vector, blobs_to_matrix
 from photofind.store.blobs import chunks as _chunks
 from photofind.store.schema import STATUS_OK, embeddings, folders, photos
 
+
+
+# Searches read a few stored vectors per query (nearest-photo checks, re-scoring): one statement
+# built once, with an expanding IN, spares SQLAlchemy's per-call construction and cache-key work.
+_VECTORS_BY_IDS = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
+    and_(embeddings.c.model_id == bindparam("model_id"), embeddings.c.photo_id.in_(bindparam("ids", expanding=True)))
+)
 
 class EmbeddingReads:
     """The embedding reads of ``Repository`` (a mixin: it needs ``engine`` and ``generation``)."""
@@ -134,11 +141,8 @@ class EmbeddingReads:
         out: dict[int, np.ndarray] = {}
         with self.engine.connect() as conn:
             for part in _chunks(list(ids)):
-                query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
-                    and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
-                )
-                for r in conn.execute(query):
-                    out[int(r.photo_id)] = blob_to_vector(r.vector, r.dim)
+                for photo_id, blob, dim in conn.execute(_VECTORS_BY_IDS, {"model_id": model_id, "ids": part}):
+                    out[int(photo_id)] = blob_to_vector(blob, dim)
         return out
 
     def embedding_matrix(self, ids: Sequence[int], model_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -149,10 +153,7 @@ class EmbeddingReads:
         dim = 0
         with self.engine.connect() as conn:
             for part in _chunks([int(i) for i in ids]):
-                query = select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim).where(
-                    and_(embeddings.c.model_id == model_id, embeddings.c.photo_id.in_(part))
-                )
-                for photo_id, blob, d in conn.execute(query).all():
+                for photo_id, blob, d in conn.execute(_VECTORS_BY_IDS, {"model_id": model_id, "ids": part}).all():
                     found.append(photo_id)
                     blobs.append(blob)
                     dim = d
