@@ -43,11 +43,14 @@ PROBE_K = 10
 TURNS = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
-def views(img: Image.Image, settings: RankingSettings) -> tuple[list[Image.Image], list[float]]:
+def views(
+    img: Image.Image, settings: RankingSettings, turned: bool = True
+) -> tuple[list[Image.Image], list[float]]:
     """The views of one decoded query to embed, and the margin each must win by over the first.
 
     The photo as it came (margin 0); with ``trim_borders`` and bars found, the photo inside them
-    (``trim_margin``); with ``rotations``, the turns of the (trimmed) photo (``rotation_margin``).
+    (``trim_margin``); with ``rotations`` (and ``turned``), the turns of the (trimmed) photo
+    (``rotation_margin``).
     """
     shown, margins = [img], [0.0]
     if settings.trim_borders:
@@ -56,7 +59,7 @@ def views(img: Image.Image, settings: RankingSettings) -> tuple[list[Image.Image
             shown.append(inner)
             margins.append(settings.trim_margin)
             img = inner
-    if settings.rotations:
+    if settings.rotations and turned:
         shown += [img.transpose(t) for t in TURNS]
         margins += [settings.rotation_margin] * len(TURNS)
     return shown, margins
@@ -99,18 +102,35 @@ def best_view(
     """
     spec = embedder.preprocess
     img = decode_image(source, min_side=spec.size)
-    shown, margins = views(img, settings)
-    first = embedder.embed(preprocess(shown[0], spec)[None])
-    if len(shown) == 1:
+    shown, margins = views(img, settings, turned=False)
+    tensors = [preprocess(view, spec) for view in shown]
+    first = embedder.embed(tensors[0][None])
+    turns = len(TURNS) if settings.rotations else 0
+    if len(shown) == 1 and not turns:
         return first[0], shown[0]
+    if turns:
+        # A turned view's model input is the (trimmed) view's input turned: a centre square or
+        # a squashed square turns with the photo (resampling the same pixels), so the photo is
+        # not turned and resampled three more times.
+        tensors += [_turn(tensors[-1], k + 1, spec.layout) for k in range(turns)]
+        margins += [settings.rotation_margin] * turns
     # Another view must beat the photo as it came by its margin, and no similarity exceeds 1:
     # views that cannot win are not embedded (a query whose copy is in the library costs one
     # embedding instead of four; the choice is the same).
     upright = nearest_sim(first[0])
-    rest = [k for k in range(1, len(shown)) if upright + margins[k] < 1.0]
+    rest = [k for k in range(1, len(tensors)) if upright + margins[k] < 1.0]
     if not rest:
         return first[0], shown[0]
-    others = embedder.embed(np.stack([preprocess(shown[k], spec) for k in rest]))
+    others = embedder.embed(np.stack([tensors[k] for k in rest]))
     vectors = np.concatenate([first, others])
-    best = choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim)
-    return vectors[best], shown[[0, *rest][best]]
+    best = [0, *rest][choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim)]
+    if best < len(shown):
+        return vectors[[0, *rest].index(best)], shown[best]
+    return vectors[[0, *rest].index(best)], shown[-1].transpose(TURNS[best - len(shown)])
+
+
+def _turn(tensor: np.ndarray, quarter_turns: int, layout: str) -> np.ndarray:
+    """A preprocessed square input turned anticlockwise by ``quarter_turns`` x 90 degrees (as
+    Pillow's ROTATE_90/180/270 turn the photo)."""
+    axes = (1, 2) if layout == "NCHW" else (0, 1)
+    return np.ascontiguousarray(np.rot90(tensor, quarter_turns, axes=axes))
