@@ -37,6 +37,7 @@ from photofind.core.search.duplicates import (
     DEFAULT_THRESHOLD,
     HASH_FLOOR,
     MAX_HAMMING,
+    VETO_HAMMING,
     DuplicateGroup,
     find_duplicates,
 )
@@ -242,6 +243,7 @@ class Library:
         cancel: threading.Event | None = None,
         hash_floor: float | None = HASH_FLOOR,
         max_hamming: int = MAX_HAMMING,
+        veto_hamming: int | None = VETO_HAMMING,
     ) -> list[DuplicateGroup]:
         """Near-duplicate groups among the photos searches show (read-only, no decoding; see
         ``core/search/duplicates.py``; ``hash_floor`` None: the cosine rule alone)."""
@@ -250,7 +252,7 @@ class Library:
         return find_duplicates(
             self.repo, self.indexes, info.model_id, info.dim, threshold=threshold,
             photo_filter=photo_filter, settings=self.ranking, progress=progress, cancel=cancel,
-            hash_floor=hash_floor, max_hamming=max_hamming,
+            hash_floor=hash_floor, max_hamming=max_hamming, veto_hamming=veto_hamming,
         )
 
     def upgrade_state(self) -> UpgradeState:
