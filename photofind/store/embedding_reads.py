@@ -169,9 +169,13 @@ class EmbeddingReads:
         """
         after = -1
         while True:
+            # ``model_id || ''``: not an indexable term, so SQLite walks the primary key from
+            # ``after`` in photo_id order. With ``model_id = ?`` it chose the model index and
+            # sorted every row of the model (vectors included) for each chunk: a whole-table
+            # sort per chunk, 0.55 s instead of 0.07 s per 2,048 rows at 100k photos.
             query = (
                 select(embeddings.c.photo_id, embeddings.c.vector, embeddings.c.dim)
-                .where(and_(embeddings.c.model_id == model_id, embeddings.c.photo_id > after))
+                .where(and_((embeddings.c.model_id + "") == model_id, embeddings.c.photo_id > after))
                 .order_by(embeddings.c.photo_id)
                 .limit(chunk)
             )

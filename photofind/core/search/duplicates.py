@@ -3,7 +3,10 @@
 Candidates come from the index searches already use (the ranking space's 256-d index, or the
 model's own index while the library is too small for one), so memory stays what a search needs
 (plus 16 bytes a photo for the perceptual hashes): each photo asks it for its ``NEIGHBOURS``
-nearest. A candidate pair counts when
+nearest (a first pass over the model vectors in id order, chunk by chunk, keeping the
+candidate pairs: 20 bytes each, ~16 MB at 100k photos). With a ranking space, a second pass
+(``duplicate_pairs.check_candidates``) checks them on the model vectors, reading each photo's
+vector once, in blocks that follow the pieces the candidates make. A candidate pair counts when
 
 - the cosine similarity of the two photos' *model* vectors (read from SQLite, chunk by chunk)
   reaches the threshold: the same number ``search`` shows, independent of what the library
@@ -59,12 +62,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from photofind.core.images.phash import NO_HASH, hamming
+from photofind.core.search.duplicate_pairs import (
+    CHUNK,
+    Hashes,
+    Progress,
+    Rule,
+    UnionFind,
+    check_candidates,
+    unit,
+)
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings
 from photofind.store.photo_filter import PhotoFilter
@@ -83,14 +94,12 @@ MAX_HAMMING = 4
 VETO_HAMMING: int | None = 20
 #: Neighbours asked of the index per photo (bursts larger than this still join by chaining).
 NEIGHBOURS = 8
-_CHUNK = 2048
 #: Candidates whose similarity in the ranking space is more than this below the threshold are
 #: not checked against the model vectors: on Corel with edited copies, pairs of model similarity
 #: >= 0.85 were >= 0.79 in the space, >= 0.80 were >= 0.68 (bench/duplicates.py prints the recall
 #: with and without this shortcut).
 SPACE_MARGIN = 0.2
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -141,32 +150,6 @@ def keeper_key(photo: PhotoRow | DuplicatePhoto) -> tuple[int, int, float]:
     return (-pixels, -int(photo.size), when)
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
-
-    def find(self, a: int) -> int:
-        parent = self.parent
-        root = a
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while a != root:  # path compression
-            parent[a], a = root, parent.get(a, a)
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-            self.parent.setdefault(min(ra, rb), min(ra, rb))
-
-    def groups(self) -> list[list[int]]:
-        out: dict[int, list[int]] = {}
-        for a in list(self.parent):
-            out.setdefault(self.find(a), []).append(a)
-        return [sorted(g) for g in out.values() if len(g) > 1]
-
-
 def find_duplicates(
     repo: Repository,
     indexes: SearchIndexes,
@@ -195,49 +178,49 @@ def find_duplicates(
     allowed = repo.shown_ids(model_id, photo_filter)
     allowed = allowed[np.isin(allowed, index.ids(), assume_unique=True)]
     use_hashes = hash_floor is not None or veto_hamming is not None
-    hashes = _Hashes(*repo.perceptual_hashes()) if use_hashes else None
-    uf = _UnionFind()
-    pairs = checked = by_hash = vetoed = done = 0
-    for ids, raw in repo.embedding_chunks(model_id, chunk=_CHUNK):  # id order, one read each
+    hashes = Hashes(*repo.perceptual_hashes()) if use_hashes else None
+    # the model index holds the model's own vectors: its similarity is the one to check
+    margin = SPACE_MARGIN if space is not None else 0.0
+    floor = threshold - margin if space_floor is None or space is None else space_floor
+    low = (hash_floor or 0.0) - margin if space_floor is None or space is None else space_floor
+    total = len(allowed) * (2 if space is not None else 1)  # the space: a second pass checks the pairs
+    rule = Rule(threshold, hashes, hash_floor, max_hamming, veto_hamming)
+    uf = UnionFind()
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    found_rank: list[np.ndarray] = []
+    done = 0
+    for ids, raw in repo.embedding_chunks(model_id, chunk=CHUNK):  # id order, one read each
         if cancel is not None and cancel.is_set():
             break
         keep = np.isin(ids, allowed, assume_unique=True)
         if not keep.any():
             continue
-        ids, raw = ids[keep], _unit(raw[keep])
+        ids, raw = ids[keep], unit(raw[keep])
         query = space.project(raw) if space is not None else raw
         n_ids, n_sims = index.search_many(query, neighbours + 1)
         a = np.repeat(ids, n_ids.shape[1])
         b, s = n_ids.reshape(-1), n_sims.reshape(-1)
-        # the model index holds the model's own vectors: its similarity is the one to check
-        margin = SPACE_MARGIN if space is not None else 0.0
-        floor = threshold - margin if space_floor is None or space is None else space_floor
+        rank = np.tile(np.arange(n_ids.shape[1], dtype=np.int8), len(ids))
         m = (a != b) & np.isin(b, allowed, assume_unique=False)
-        same_look = hashes.close(a, b, max_hamming) if hash_floor is not None and hashes is not None else np.zeros(len(a), bool)
-        if hash_floor is not None:
-            low = hash_floor - margin if space_floor is None or space is None else space_floor
-            m &= (s >= floor) | (same_look & (s >= low))
+        if hash_floor is not None and hashes is not None:
+            m &= (s >= floor) | (hashes.close(a, b, max_hamming) & (s >= low))
         else:
             m &= s >= floor
-        a, b, s, same_look = a[m], b[m], s[m], same_look[m]
-        checked += len(a)
-        if space is not None and len(a):
-            s = _model_similarities(repo, model_id, ids, raw, a, b)
-        hits = s >= threshold
-        if veto_hamming is not None and hashes is not None and len(a):
-            far = hashes.apart(a, b, veto_hamming) & hits
-            vetoed += int(far.sum())
-            hits &= ~far
-        if hash_floor is not None:
-            confirmed = ~hits & same_look & (s >= hash_floor)
-            by_hash += int(confirmed.sum())
-            hits |= confirmed
-        for x, y in zip(a[hits].tolist(), b[hits].tolist()):
-            uf.union(x, y)
-        pairs += int(hits.sum())
+        a, b, s, rank = a[m], b[m], s[m], rank[m]
+        if space is None:
+            rule.join(uf, a, b, s)
+        else:  # candidates: checked on the model vectors below, each photo's vector read once
+            found_a.append(a)
+            found_b.append(b)
+            found_rank.append(rank)
         done += len(ids)
         if progress is not None:
-            progress(done, len(allowed))
+            progress(done, total)
+    if space is not None and found_a:
+        a, b, rank = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_rank)
+        check_candidates(repo, model_id, a, b, rank, rule, uf,
+                          progress=progress, done=done, total=total, cancel=cancel)
     allowed_set = set(allowed.tolist())
     for same in repo.same_content_groups():
         members = [i for i in same if i in allowed_set]
@@ -248,91 +231,45 @@ def find_duplicates(
         "duplicates: %d groups (%d photos) among %d photos (%d with a perceptual hash); %d candidate "
         "pairs checked, %d count (%d of them by their hashes), %d vetoed by their hashes; %.1f s",
         len(groups), sum(len(g.photos) for g in groups), len(allowed), hashes.count if hashes else 0,
-        checked, pairs, by_hash, vetoed, time.perf_counter() - started,
+        rule.checked, rule.pairs, rule.by_hash, rule.vetoed, time.perf_counter() - started,
     )
     return groups
 
 
-class _Hashes:
-    """The library's perceptual hashes (ids sorted), looked up per candidate pair."""
-
-    def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
-        self.ids, self.values = ids, values
-
-    @property
-    def count(self) -> int:
-        return len(self.ids)
-
-    def of(self, x: np.ndarray) -> np.ndarray:
-        """The hash of each id in ``x`` (NO_HASH for ids without one)."""
-        if not len(self.ids):
-            return np.full(len(x), NO_HASH, np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, x), len(self.ids) - 1)
-        return np.where(self.ids[pos] == x, self.values[pos], NO_HASH)
-
-    def close(self, a: np.ndarray, b: np.ndarray, max_hamming: int) -> np.ndarray:
-        """Whether both photos of each pair have a hash and the two differ in <= max_hamming bits."""
-        ha, hb = self.of(a), self.of(b)
-        return (ha != NO_HASH) & (hb != NO_HASH) & (hamming(ha, hb) <= max_hamming)
-
-    def apart(self, a: np.ndarray, b: np.ndarray, veto_hamming: int) -> np.ndarray:
-        """Whether both photos of each pair have a hash and the two differ in > veto_hamming bits."""
-        ha, hb = self.of(a), self.of(b)
-        return (ha != NO_HASH) & (hb != NO_HASH) & (hamming(ha, hb) > veto_hamming)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def _model_similarities(
-    repo: Repository, model_id: str, ids: np.ndarray, raw: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
-    """Model cosine similarity of each pair (a in the chunk ``ids``/``raw``, b anywhere); pairs
-    whose b has no stored vector get -1."""
-    outside = np.setdiff1d(np.unique(b), ids)
-    got_ids, got = repo.embedding_matrix(outside.tolist(), model_id) if len(outside) else (np.zeros(0, np.int64), raw[:0])
-    all_ids = np.concatenate([ids, got_ids])
-    all_vec = np.concatenate([raw, _unit(got) if len(got) else raw[:0]])
-    order = np.argsort(all_ids, kind="stable")
-    sorted_ids = all_ids[order]
-    pos = np.minimum(np.searchsorted(sorted_ids, b), len(sorted_ids) - 1)
-    present = sorted_ids[pos] == b
-    vb = all_vec[order[pos]]
-    va = raw[np.searchsorted(ids, a)]
-    sims = np.einsum("ij,ij->i", va, vb)
-    return np.where(present, sims, -1.0)
-
-
-def _unit_rows(repo: Repository, ids: np.ndarray, model_id: str) -> np.ndarray:
-    """Unit model vectors of ``ids`` in their order (zero rows for ids without one)."""
-    got_ids, got = repo.embedding_matrix(ids.tolist(), model_id)
-    out = np.zeros((len(ids), got.shape[1] if len(got) else 1), np.float32)
-    row_of = {int(i): j for j, i in enumerate(got_ids.tolist())}
-    for j, i in enumerate(ids.tolist()):
-        if i in row_of:
-            out[j] = got[row_of[i]]
-    return _unit(out)
-
-
 def _describe(repo: Repository, model_id: str, id_groups: Sequence[Sequence[int]]) -> list[DuplicateGroup]:
-    """Rows, keeper first, and each photo's similarity to the keeper."""
-    if not id_groups:
-        return []
+    """Rows, keeper first, and each photo's similarity to the keeper (rows and vectors read for
+    about ``CHUNK`` photos at a time)."""
+    groups = []
+    batch: list[Sequence[int]] = []
+    for n, ids in enumerate(id_groups):
+        batch.append(ids)
+        if n + 1 == len(id_groups) or sum(len(g) for g in batch) >= CHUNK:
+            groups.extend(_describe_batch(repo, model_id, batch))
+            batch = []
+    groups.sort(key=lambda g: (-len(g.photos), g.keep.path))
+    return groups
+
+
+def _describe_batch(repo: Repository, model_id: str, id_groups: Sequence[Sequence[int]]) -> list[DuplicateGroup]:
     all_ids = [i for g in id_groups for i in g]
     rows = repo.photos_by_ids(all_ids)
+    got_ids, got = repo.embedding_matrix(all_ids, model_id)
+    row_of = {int(i): j for j, i in enumerate(got_ids.tolist())}
+    vectors = unit(got) if len(got) else got
     groups = []
     for ids in id_groups:
         members = sorted((rows[i] for i in ids if i in rows), key=lambda r: (keeper_key(r), r.path))
         if len(members) < 2:
             continue
-        vectors = _unit_rows(repo, np.array([r.id for r in members], np.int64), model_id)
-        sims = np.clip(vectors @ vectors[0], -1.0, 1.0)
-        photos = [_photo(r, float(s)) for r, s in zip(members, sims)]
+        at = np.array([row_of.get(r.id, -1) for r in members])
+        sims = np.zeros(len(members))
+        if at[0] >= 0:
+            has = at >= 0
+            sims[has] = np.clip(vectors[at[has]] @ vectors[at[0]], -1.0, 1.0)
+        photos = [_photo(r, s) for r, s in zip(members, sims.tolist())]
         photos[0] = replace(photos[0], similarity=1.0)
-        keeper, rest = photos[0], sorted(photos[1:], key=lambda p: (-p.similarity, p.path))
-        groups.append(DuplicateGroup((keeper, *rest)))
-    groups.sort(key=lambda g: (-len(g.photos), g.keep.path))
+        first, rest = photos[0], sorted(photos[1:], key=lambda p: (-p.similarity, p.path))
+        groups.append(DuplicateGroup((first, *rest)))
     return groups
 
 
