@@ -69,6 +69,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             cancel.set()
             raise
+        finally:
+            if isinstance(progress, ProgressBar):
+                progress.close()
     if args.progress_jsonl:
         print(json.dumps({"event": "report", **report.to_dict()}, ensure_ascii=False), flush=True)
         return EXIT_OK
@@ -199,6 +202,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "log_file": str(lib.paths.log_file),
         "taken": lib.repo.taken_sources(),
         "bad_exif_dates": lib.repo.photos_with_taken_source("bad-exif"),
+        "perceptual_hashes": lib.repo.perceptual_hash_counts(),
     }
     if args.json:
         print_json(data)
@@ -225,6 +229,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"  bad EXIF date: {path}")
     if len(data["bad_exif_dates"]) > 10:
         print(f"  ... and {len(data['bad_exif_dates']) - 10} more (photofind stats --json)")
+    hashes = data["perceptual_hashes"]
+    print(
+        f"Hashes:     {hashes['hashed']} perceptual hashes for Find duplicates, {hashes['none']} photos too flat to hash"
+        + (f", {hashes['pending']} not computed yet (photofind index)" if hashes["pending"] else "")
+    )
     print(f"Index:      {data['index_bytes'] / 1e6:.1f} MB  {index_file}")
     print(f"Database:   {data['db_bytes'] / 1e6:.1f} MB  {lib.paths.db_path}")
     print(f"Log file:   {data['log_file']}")

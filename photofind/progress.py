@@ -6,11 +6,13 @@ import sys
 import time
 from typing import TextIO
 
+from photofind.core.indexing.backfill import BACKFILL_LABELS
 from photofind.core.indexing.indexer import Progress
 
 
 class ProgressBar:
-    """Renders ``Progress`` reports from the indexer; at most a few redraws a second."""
+    """Renders ``Progress`` reports from the index job (the run, then its backfills); at most a
+    few redraws a second. ``close()`` ends a line still open (a run stopped mid-phase)."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
@@ -39,6 +41,11 @@ class ProgressBar:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+        if p.phase in BACKFILL_LABELS and final:
+            self._end_line()  # a backfill has no "done" report of its own
+
+    def close(self) -> None:
+        self._end_line()
 
     def _format(self, p: Progress) -> str:
         if p.phase == "scanning":
@@ -48,6 +55,8 @@ class ProgressBar:
         total = max(p.total, 1)
         filled = int(self.width * p.done / total)
         bar = "#" * filled + "-" * (self.width - filled)
+        if p.phase in BACKFILL_LABELS:
+            return f"{BACKFILL_LABELS[p.phase]} [{bar}] {p.done}/{p.total}"
         rate = f" {p.rate:5.1f} photos/s" if p.rate else ""
         eta = f" ETA {_duration(p.eta_s)}" if p.eta_s is not None else ""
         return f"Indexing [{bar}] {p.done}/{p.total}{rate}{eta}"

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.indexing.backfill import BACKFILL_LABELS
 from photofind.core.indexing.indexer import IndexReport, Progress
 from photofind.store.repository import FolderRow
 
@@ -50,6 +51,8 @@ def describe(progress: Progress) -> str:
         return " · ".join(parts)
     if progress.phase == "saving":
         return "Saving the search index…"
+    if progress.phase in BACKFILL_LABELS:
+        return f"{BACKFILL_LABELS[progress.phase]} {progress.done:,}/{progress.total:,} photos"
     return "Up to date"
 
 
@@ -104,7 +107,7 @@ class IndexStatus(QWidget):
 
     def show_progress(self, progress: Progress) -> None:
         self.setVisible(True)
-        if progress.phase == "embedding" and progress.total:
+        if progress.phase in ("embedding", *BACKFILL_LABELS) and progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(progress.done)
             self.bar.setFormat("%v / %m")

@@ -261,6 +261,16 @@ class Repository(EmbeddingReads, FilteredReads):
         pairs = flat.reshape(-1, 2)
         return pairs[:, 0].copy(), pairs[:, 1].copy()
 
+    def perceptual_hash_counts(self) -> dict[str, int]:
+        """How many ok photos have a perceptual hash (``hashed``), have none because they are
+        too flat or unreadable as images (``none``), or still wait for the index job's
+        backfill (``pending``; offline folders' photos included)."""
+        state = case((photos.c.phash.is_(None), "pending"), (photos.c.phash == 0, "none"), else_="hashed")
+        query = select(state, func.count()).where(photos.c.status == STATUS_OK).group_by(state)
+        with self.engine.connect() as conn:
+            counts = {str(k): int(n) for k, n in conn.execute(query)}
+        return {k: counts.get(k, 0) for k in ("hashed", "none", "pending")}
+
     # ------------------------------------------------------------------ state
     def generation(self) -> int:
         with self.engine.connect() as conn:

@@ -165,3 +165,57 @@ def test_the_index_job_runs_the_backfill_and_duplicates_work_before_it(tmp_path:
     assert [sorted(Path(p.path).name for p in g.photos) for g in groups] == [["0.jpg", "0_pale.jpg"]]
     assert lib.find_duplicates(threshold=strict, hash_floor=None) == []  # the cosine rule alone
     lib.close()
+
+
+def test_the_backfills_report_progress_and_stats_count_the_photos_waiting(tmp_path: Path) -> None:
+    from photofind.core.indexing.backfill import BACKFILL_LABELS
+
+    photos = tmp_path / "photos"
+    write_photos(photos, range(7))
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(photos / "flat.png")  # too flat to hash
+    lib = library_with(Paths(tmp_path / "data"), FakeEmbedder())
+    lib.add_folder(photos)
+    lib.run_index()
+    assert lib.repo.perceptual_hash_counts() == {"hashed": 7, "none": 1, "pending": 0}
+    with lib.repo.write() as w:  # as if indexed before 0.3 / 0.4
+        w.conn.exec_driver_sql("UPDATE photos SET phash = NULL, taken = NULL, taken_source = NULL")
+    assert lib.repo.perceptual_hash_counts() == {"hashed": 0, "none": 0, "pending": 8}
+    reports = []
+    lib.run_index(progress=reports.append)
+    by_phase = {phase: [(p.done, p.total) for p in reports if p.phase == phase] for phase in BACKFILL_LABELS}
+    # a first report before any photo is done, one a batch, the last one complete
+    assert by_phase["dates"][0] == (0, 8) and by_phase["dates"][-1] == (8, 8)
+    assert by_phase["hashes"][0] == (0, 8) and by_phase["hashes"][-1] == (8, 8)
+    phases = [p.phase for p in reports]
+    assert phases.index("done") < phases.index("dates") < phases.index("hashes")  # after the run
+    assert lib.repo.perceptual_hash_counts() == {"hashed": 7, "none": 1, "pending": 0}
+    reports.clear()
+    lib.run_index(progress=reports.append)  # nothing waits: no backfill reports
+    assert not {p.phase for p in reports} & set(BACKFILL_LABELS)
+    lib.close()
+
+
+def test_a_photo_the_os_cannot_read_stays_pending_and_is_not_read_twice_in_a_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from photofind.core.indexing import phash_backfill
+
+    photos = tmp_path / "photos"
+    write_photos(photos, range(4))
+    lib = library_with(Paths(tmp_path / "data"), FakeEmbedder())
+    lib.add_folder(photos)
+    lib.run_index()
+    with lib.repo.write() as w:
+        w.conn.exec_driver_sql("UPDATE photos SET phash = NULL")
+    reads: list[str] = []
+    real = phash_backfill.hash_file
+
+    def flaky(path: str) -> int | None:
+        reads.append(path)
+        return None if path.endswith("1.jpg") else real(path)  # None: the OS failed to read it
+
+    monkeypatch.setattr(phash_backfill, "hash_file", flaky)
+    reports = []
+    assert backfill_phash(lib.repo, batch=2, progress=reports.append) == 3
+    assert len(reads) == 4  # the unreadable one once, not again and again
+    assert [(p.done, p.total) for p in reports][-1] == (4, 4)
+    assert lib.repo.perceptual_hash_counts()["pending"] == 1  # tried again by the next run
+    lib.close()

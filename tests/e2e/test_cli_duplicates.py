@@ -158,3 +158,29 @@ def test_distinct_photos_the_model_finds_close_are_split_by_their_hashes_and_a_b
     # a looser cosine alone would join the roses; the hash veto still keeps them apart
     loose = [sorted(Path(p["path"]).name for p in g["photos"]) for g in groups_of(env, "--threshold", "0.85")]
     assert not any({"606.jpg", "674.jpg"} <= set(g) or {"935.jpg", "981.jpg"} <= set(g) for g in loose), loose
+
+
+def test_index_shows_the_backfills_progress_and_stats_count_what_waits(tmp_path: Path, corel_dir: Path) -> None:
+    """A library indexed before photofind hashed photos and read dates: ``photofind stats`` says
+    how many wait, ``photofind index`` shows both backfills' progress, and then none waits."""
+    import sqlite3
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("500.jpg", "501.jpg", "502.jpg"):
+        shutil.copyfile(corel_dir / "images" / name, photos / name)
+    env = dict(os.environ, PHOTOFIND_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    run(env, "index", str(photos))
+    with sqlite3.connect(tmp_path / "data" / "library.sqlite3") as db:
+        db.execute("UPDATE photos SET phash = NULL, taken = NULL, taken_source = NULL")
+    stats = json.loads(run(env, "stats", "--json").stdout)
+    assert stats["perceptual_hashes"] == {"hashed": 0, "none": 0, "pending": 3}
+    assert stats["taken"] == {"pending": 3}
+    assert "3 not computed yet (photofind index)" in run(env, "stats").stdout
+    err = run(env, "index").stderr
+    assert "Reading dates taken [" in err and "3/3" in err, err
+    assert "Hashing photos for Find duplicates [" in err, err
+    stats = json.loads(run(env, "stats", "--json").stdout)
+    assert stats["perceptual_hashes"] == {"hashed": 3, "none": 0, "pending": 0}
+    assert "not computed yet" not in run(env, "stats").stdout

@@ -60,7 +60,8 @@ POOL_CLOSE_WAIT_S = 5.0
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress report: ``phase`` is ``scanning``, ``embedding``, ``saving`` or ``done``."""
+    """One progress report: ``phase`` is ``scanning``, ``embedding``, ``saving`` or ``done``, then
+    after a run the backfills' ``dates`` and ``hashes`` (``backfill.py``: ``BACKFILL_LABELS``)."""
 
     phase: str
     done: int

@@ -72,8 +72,8 @@ class IndexJob:
         report = indexer.run(folders, progress, cancel, pause)
         if not report.cancelled:
             self.finish(report)
-            backfill_taken(self.repo, cancel)
-            backfill_phash(self.repo, cancel)
+            backfill_taken(self.repo, cancel, progress=progress)
+            backfill_phash(self.repo, cancel, progress=progress)
         return report
 
     def finish(self, report: IndexReport | None = None) -> None:

@@ -12,22 +12,33 @@ one the OS failed to read (permissions, a flaky drive) stays NULL and is tried b
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from photofind.core.images.decode import ImageDecodeError, decode_image
 from photofind.core.images.phash import NO_HASH, perceptual_hash
+from photofind.core.indexing.backfill import Backfill, run_backfill
+from photofind.core.indexing.indexer import ProgressCallback
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK, folders, photos
-
-logger = logging.getLogger(__name__)
 
 BATCH = 200
 #: Shorter side (px) the decode keeps at least: the hash looks at 32 x 32.
 MIN_SIDE = 64
+
+
+def _waiting() -> ColumnElement[bool]:
+    return and_(photos.c.phash.is_(None), photos.c.status == STATUS_OK, folders.c.online.is_(True))
+
+
+def count_pending(repo: Repository) -> int:
+    """How many photos of online folders still wait for their hash."""
+    query = select(func.count()).select_from(photos.join(folders, folders.c.id == photos.c.folder_id)).where(_waiting())
+    with repo.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def pending(repo: Repository, limit: int, after_id: int = 0) -> list[tuple[int, str]]:
@@ -35,10 +46,7 @@ def pending(repo: Repository, limit: int, after_id: int = 0) -> list[tuple[int, 
     query = (
         select(photos.c.id, photos.c.path)
         .select_from(photos.join(folders, folders.c.id == photos.c.folder_id))
-        .where(
-            photos.c.phash.is_(None), photos.c.status == STATUS_OK, folders.c.online.is_(True),
-            photos.c.id > after_id,
-        )
+        .where(_waiting(), photos.c.id > after_id)
         .order_by(photos.c.id)
         .limit(limit)
     )
@@ -55,21 +63,24 @@ def hash_file(path: str) -> int | None:
         return None if exc.io_error else NO_HASH
 
 
-def backfill_phash(repo: Repository, cancel: threading.Event | None = None, batch: int = BATCH) -> int:
+def _fill(repo: Repository, rows: Sequence[tuple[Any, ...]]) -> int:
+    values = [(photo_id, h) for photo_id, path in rows if (h := hash_file(path)) is not None]
+    if values:
+        with repo.write() as w:
+            w.set_phashes(values)
+    return len(values)
+
+
+PHASH_BACKFILL = Backfill(
+    phase="hashes", count=count_pending, pending=pending, fill=_fill, done_message="perceptual hash computed",
+)
+
+
+def backfill_phash(
+    repo: Repository,
+    cancel: threading.Event | None = None,
+    batch: int = BATCH,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Compute the hash of every photo that lacks it; returns how many were stored."""
-    done = 0
-    after = 0
-    started = time.perf_counter()
-    while cancel is None or not cancel.is_set():
-        rows = pending(repo, batch, after)
-        if not rows:
-            break
-        after = rows[-1][0]
-        values = [(photo_id, h) for photo_id, path in rows if (h := hash_file(path)) is not None]
-        if values:
-            with repo.write() as w:
-                w.set_phashes(values)
-        done += len(values)
-    if done:
-        logger.info("perceptual hash computed for %d photos in %.1f s", done, time.perf_counter() - started)
-    return done
+    return run_backfill(repo, PHASH_BACKFILL, batch, cancel, progress)

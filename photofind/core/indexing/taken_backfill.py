@@ -9,27 +9,39 @@ of its row.
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from photofind.core.images.taken import read_taken
+from photofind.core.indexing.backfill import Backfill, run_backfill
+from photofind.core.indexing.indexer import ProgressCallback
 from photofind.store.repository import Repository
 from photofind.store.schema import STATUS_OK, TAKEN_FILE, folders, photos
-
-logger = logging.getLogger(__name__)
 
 BATCH = 500
 
 
-def pending(repo: Repository, limit: int) -> list[tuple[int, str, int]]:
-    """``(id, path, mtime_ns)`` of up to ``limit`` photos still without a date taken."""
+def _waiting() -> ColumnElement[bool]:
+    return and_(photos.c.taken_source.is_(None), photos.c.status == STATUS_OK, folders.c.online.is_(True))
+
+
+def count_pending(repo: Repository) -> int:
+    """How many photos of online folders still wait for their date taken."""
+    query = select(func.count()).select_from(photos.join(folders, folders.c.id == photos.c.folder_id)).where(_waiting())
+    with repo.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def pending(repo: Repository, limit: int, after_id: int = 0) -> list[tuple[int, str, int]]:
+    """``(id, path, mtime_ns)`` of up to ``limit`` photos with an id above ``after_id`` still
+    without a date taken."""
     query = (
         select(photos.c.id, photos.c.path, photos.c.mtime_ns)
         .select_from(photos.join(folders, folders.c.id == photos.c.folder_id))
-        .where(photos.c.taken_source.is_(None), photos.c.status == STATUS_OK, folders.c.online.is_(True))
+        .where(_waiting(), photos.c.id > after_id)
         .order_by(photos.c.id)
         .limit(limit)
     )
@@ -37,21 +49,26 @@ def pending(repo: Repository, limit: int) -> list[tuple[int, str, int]]:
         return [(int(r.id), r.path, int(r.mtime_ns)) for r in conn.execute(query)]
 
 
-def backfill_taken(repo: Repository, cancel: threading.Event | None = None, batch: int = BATCH) -> int:
+def _fill(repo: Repository, rows: Sequence[tuple[Any, ...]]) -> int:
+    values = []
+    for photo_id, path, mtime_ns in rows:
+        taken, source = read_taken(path, mtime_ns)
+        values.append((photo_id, taken if taken is not None else mtime_ns / 1e9, source or TAKEN_FILE))
+    with repo.write() as w:
+        w.set_taken(values)
+    return len(values)
+
+
+TAKEN_BACKFILL = Backfill(
+    phase="dates", count=count_pending, pending=pending, fill=_fill, done_message="date taken read",
+)
+
+
+def backfill_taken(
+    repo: Repository,
+    cancel: threading.Event | None = None,
+    batch: int = BATCH,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Fill in the date taken of every photo that lacks it; returns how many were filled."""
-    done = 0
-    started = time.perf_counter()
-    while cancel is None or not cancel.is_set():
-        rows = pending(repo, batch)
-        if not rows:
-            break
-        values = []
-        for photo_id, path, mtime_ns in rows:
-            taken, source = read_taken(path, mtime_ns)
-            values.append((photo_id, taken if taken is not None else mtime_ns / 1e9, source or TAKEN_FILE))
-        with repo.write() as w:
-            w.set_taken(values)
-        done += len(values)
-    if done:
-        logger.info("date taken read for %d photos in %.1f s", done, time.perf_counter() - started)
-    return done
+    return run_backfill(repo, TAKEN_BACKFILL, batch, cancel, progress)
