@@ -4,6 +4,7 @@ speed at 100k photos.
     python bench/duplicates.py [--thresholds 0.80,0.82,...] [--edit-every 2] [--work DIR]
     python bench/duplicates.py --scale 100000
     python bench/duplicates.py --backfill
+    python bench/duplicates.py --library DATA_DIR   # time the finder on a kept library
 
 Quality. For each set (Corel-1k classes 0-4 = the half the default threshold is chosen on,
 Corel-1k classes 5-9 and UKBench-1000 = reported), every photo is copied into a temp folder
@@ -449,6 +450,33 @@ def backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def on_library(args: argparse.Namespace) -> int:
+    """``find_duplicates`` with the defaults on a kept library (e.g. the 100k one
+    ``bench/gui_query.py --keep`` builds): wall and CPU time, and the memory it adds over the
+    loaded ranking space."""
+    from photofind.config import get_paths
+    from photofind.core.library import Library
+
+    def status(key: str) -> float:
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith(key)).split()[1]) / 1024
+
+    lib = Library(get_paths(args.library), device="cpu")
+    info = lib.model_info
+    before = status("VmRSS")
+    lib.indexes.space(info.model_id, info.dim, lib.ranking.space)
+    loaded = status("VmRSS")
+    load = os.getloadavg()
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    groups = lib.find_duplicates()
+    took, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    print(f"{args.library}: {len(groups)} groups, {sum(len(g.photos) for g in groups)} photos; find_duplicates "
+          f"{took:.1f} s wall, {cpu:.1f} s CPU; ranking space +{loaded - before:.0f} MB, peak RSS {status('VmHWM'):.0f} MB "
+          f"(+{status('VmHWM') - loaded:.0f} MB over the loaded space); load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    lib.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in THRESHOLDS))
@@ -461,8 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--noise-cos", type=float, default=0.9, help="--scale: cosine of each replica to its source")
     p.add_argument("--queries", type=int, default=200, help="--scale: filtered vs unfiltered searches")
     p.add_argument("--backfill", action="store_true", help="time the perceptual-hash backfill of 1,000 Corel photos instead")
+    p.add_argument("--library", help="time the finder on this kept library (its data dir) instead")
     args = p.parse_args(argv)
     quiet_logs()
+    if args.library:
+        return on_library(args)
     return backfill(args) if args.backfill else scale(args) if args.scale else quality(args)
 
 

@@ -219,8 +219,9 @@ def find_duplicates(
             progress(done, total)
     if space is not None and found_a:
         a, b, rank = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_rank)
-        check_candidates(repo, model_id, a, b, rank, rule, uf,
-                          progress=progress, done=done, total=total, cancel=cancel)
+        check_candidates(
+            repo, model_id, a, b, rank, rule, uf, progress=progress, done=done, total=total, cancel=cancel
+        )
     allowed_set = set(allowed.tolist())
     for same in repo.same_content_groups():
         members = [i for i in same if i in allowed_set]
