@@ -13,11 +13,14 @@ JPEG quality 35, cropped to the central 90 %, +20 % brightness, and a copy re-en
 its metadata (EXIF stripped). Each set is indexed with the real model (the app's ``Library``),
 then ``Library.find_duplicates`` runs with the model cosine rule alone at each threshold, and
 with the perceptual-hash rule (cosine >= 0.90, or cosine >= floor and hashes <= h bits apart)
-at a grid of (floor, h). Ground truth: a copy belongs with its original; distinct photos never
+at a grid of (floor, h), then with the default rule and a hash veto at a grid of v (a pair
+the cosine rule alone joins is dropped when its hashes are more than v bits apart). Ground truth: a copy belongs with its original; distinct photos never
 belong together (Corel's classes are full of look-alikes; UKBench's four shots of one object are
 different photos too). Printed per row: recall (edited copies that share a group with their
 original, overall and per edit), group precision (groups holding one original's photos only)
-and how many groups join two different originals. Before the tables, what the hash rule rests
+and how many groups join two different originals, and of those how many join *distinct*
+photos rather than burst shots of one scene (Corel: the pairs looked at, ``BURST_SCENES``;
+UKBench: shots of one object). Before the tables, what the hash rule rests
 on: per edit, how many bits a copy's hash is from its original's, and how close (in bits) the
 hashes of *different* originals get among pairs the model finds similar. The defaults are
 chosen on the tuning half only: the rows with no joining group and the best recall there.
@@ -180,7 +183,6 @@ def hash_facts(lib, truth: dict[str, tuple[str, str]], subject: dict[str, str] |
     apart = hamming(h[orig_rows][:, None], h[orig_rows][None, :])
     different = np.triu(key[:, None] != key[None, :], 1)
     what = "scenes (a burst is one scene)" if subject else "originals"
-    rows = np.arange(len(paths))
     oid = np.array([truth[p][0] for p in paths])
     sims_all = v @ v.T
     joined = np.triu(sims_all >= DEFAULT_THRESHOLD, 1)
@@ -191,7 +193,6 @@ def hash_facts(lib, truth: dict[str, tuple[str, str]], subject: dict[str, str] |
         d = apart_all[one]
         print(f"  two photos of one original with cosine >= {DEFAULT_THRESHOLD:.2f} ({int(one.sum())} pairs): bits apart "
               f"median {np.median(d):.0f}, p99 {np.percentile(d, 99):.0f}, max {int(d.max())}")
-    del rows
     two = joined & both & (oid[:, None] != oid[None, :])
     if two.any():
         key_all = np.array([(subject or {}).get(o, o) for o in oid])
