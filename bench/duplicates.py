@@ -50,10 +50,23 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, cpu_seconds, load_dataset, model_info, open_library, quiet_logs
+from _common import (
+    DATA,
+    cpu_seconds,
+    load_dataset,
+    model_info,
+    open_library,
+    quiet_logs,
+)
 
 from photofind.core.images.phash import NO_HASH, hamming
-from photofind.core.search.duplicates import DEFAULT_THRESHOLD, HASH_FLOOR, MAX_HAMMING, VETO_HAMMING, find_duplicates
+from photofind.core.search.duplicates import (
+    DEFAULT_THRESHOLD,
+    HASH_FLOOR,
+    MAX_HAMMING,
+    VETO_HAMMING,
+    find_duplicates,
+)
 
 EDITS = ("half", "q35", "crop90", "bright20", "noexif")
 THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96)
@@ -394,10 +407,10 @@ def replica_hashes(corel: list[Path], copies: int, n: int, rng) -> np.ndarray:  
 def filtered_searches(lib, folder: Path, base: np.ndarray, queries: int, rng) -> None:  # type: ignore[no-untyped-def]
     """Whole searches (default ranking, k = 20, from a query vector) with and without a filter
     that keeps 1 % of the library, interleaved: median and p95 ms."""
+    from search import noisy_copies
+
     from photofind.core.search.ranking import RankingSettings
     from photofind.store.photo_filter import PhotoFilter
-
-    from search import noisy_copies
 
     filt = PhotoFilter.for_folder(folder)
     kept = len(lib.repo.shown_ids(lib.model_info.model_id, filt))
