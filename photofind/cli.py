@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="search only with the query upright as given (by default a copy turned sideways "
         "without an EXIF tag is also tried at 90, 180 and 270 degrees)",
     )
+    p.add_argument(
+        "--no-edited-copies", action="store_true",
+        help="do not look for the original of an edited copy (by default the photo a cropped, shrunk, "
+        "grey or recoloured query image was made from is looked for by its pixels and perceptual hash "
+        "and listed first)",
+    )
     p.add_argument("--no-trim", action="store_true", help="do not try the query without uniform bars around it")
     p.add_argument(
         "--no-copy-first", action="store_true",

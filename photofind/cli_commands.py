@@ -144,7 +144,7 @@ def ranking_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         rotations=not getattr(args, "no_rotations", False),
         trim_borders=not getattr(args, "no_trim", False),
         copy_first=not getattr(args, "no_copy_first", False),
-        edit_copies=not getattr(args, "no_copy_first", False),
+        edit_copies=not (getattr(args, "no_copy_first", False) or getattr(args, "no_edited_copies", False)),
     )
 
 

@@ -27,6 +27,10 @@ STAGES = (
     ("query_expansion", "&Query expansion", "Search again with the query plus its best matches"),
     ("diffusion", "&Diffusion re-ranking (slower)", "Re-rank the top 300 along the library's clusters"),
     ("rotations", "Find &sideways copies", "Also search with the photo turned by 90, 180 and 270 degrees"),
+    (
+        "edit_copies", "Find the &original of an edited copy",
+        "For a photo file: list first the library photo it was cropped, shrunk, recompressed or recoloured from",
+    ),
 )
 SETTINGS_KEY = "ranking/"
 

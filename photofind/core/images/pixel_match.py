@@ -54,6 +54,15 @@ class QueryPixels:
             norm = float(np.sqrt((t0 * t0).sum()))
             if norm >= MIN_STD * np.sqrt(t0.size):
                 self.templates.append((t0, norm, th))
+        #: the templates' spectra per photo shape (most photos of a library share a few shapes)
+        self._spectra: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    def _spectra_for(self, h: int, w: int) -> list[np.ndarray]:
+        spectra = self._spectra.get((h, w))
+        if spectra is None:
+            spectra = [np.conj(np.fft.rfft2(t0, s=(h, w))) for t0, _norm, _nominal in self.templates]
+            self._spectra[(h, w)] = spectra
+        return spectra
 
     def best_correlation(self, photo: Image.Image) -> float:
         """See the module function of that name."""
@@ -63,11 +72,11 @@ class QueryPixels:
         i1 = np.pad(c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
         i2 = np.pad(c * c, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
         best = -1.0
-        for t0, norm, nominal in self.templates:
+        for (t0, norm, nominal), conj in zip(self.templates, self._spectra_for(h, w)):
             if nominal > h or t0.shape[1] > w:
                 continue
             th, tw = t0.shape
-            corr = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(t0, s=(h, w))), s=(h, w))[: h - th + 1, : w - tw + 1]
+            corr = np.fft.irfft2(spectrum * conj, s=(h, w))[: h - th + 1, : w - tw + 1]
             n = th * tw
             s1 = _window(i1, th, tw)
             var = _window(i2, th, tw) - s1 * s1 / n

@@ -38,6 +38,7 @@ from PIL import Image
 
 from photofind.core.images import pixel_match
 from photofind.core.images.decode import ImageDecodeError, decode_image, preprocess
+from photofind.core.images.phash import NO_HASH, hamming
 from photofind.core.models.embedder import Embedder
 from photofind.core.search.copies import DUPLICATE_SIM
 from photofind.core.search.ranking import RankingSettings
@@ -45,11 +46,15 @@ from photofind.core.search.ranking import RankingSettings
 logger = logging.getLogger(__name__)
 
 #: Candidates of the ranking looked at for the original of an edited copy.
-POOL = 20
+POOL = 100
 #: A grey query's most similar candidates re-scored in grey.
 GREY_CANDIDATES = 5
 #: The pool's most similar candidates whose pixels are compared with the query's.
 PIXEL_CANDIDATES = 3
+#: The ranking's first few candidates, pixel-checked too (a crop the model places below siblings).
+RANKED_CANDIDATES = 3
+#: Library photos whose perceptual hash is close to the query's, pixel-checked too (closest first).
+HASH_CANDIDATES = 3
 #: Mean chroma (max - min of R, G, B, 0-255) below which a query counts as having no colour:
 #: a greyscale JPEG saved as colour keeps ~1 of chroma noise; real colour photos have 10-60.
 GREY_CHROMA = 2.0
@@ -129,9 +134,12 @@ def lead(
     settings: RankingSettings,
     grey_sims: Callable[[list[H]], list[float | None]] | None = None,
     pixels: Callable[[list[H]], list[float | None]] | None = None,
+    hashed: Sequence[int] = (),
 ) -> list[H]:
     """``hits`` (the ranking's pool, model similarities by ``score``) with the original of an
-    edited copy moved first when one stands out; unchanged when an exact copy is among them."""
+    edited copy moved first when one stands out; unchanged when an exact copy is among them.
+    ``hashed``: indices of hits whose perceptual hash is close to the query's; their pixels are
+    checked whatever the model's similarity."""
     if len(hits) == 0 or any(score(h) >= DUPLICATE_SIM for h in hits):
         return hits
     sims = np.array([score(h) for h in hits], np.float64)
@@ -143,6 +151,8 @@ def lead(
     first = None
     if pixels is not None:
         top = [j for j in np.argsort(-sims, kind="stable")[:PIXEL_CANDIDATES].tolist() if sims[j] >= settings.pixel_min_sim]
+        top += [j for j in range(min(RANKED_CANDIDATES, len(hits))) if j not in top and sims[j] >= settings.pixel_min_sim]
+        top += [j for j in hashed if j not in top]
         if top:
             ncc = np.array([-1.0 if v is None else v for v in pixels([hits[j] for j in top])])
             order = np.argsort(-ncc, kind="stable")
@@ -154,3 +164,16 @@ def lead(
     if first is None:
         return hits
     return [hits[first]] + [h for j, h in enumerate(hits) if j != first]
+
+
+def hash_matches(query_hash: int, ids: np.ndarray, hashes: np.ndarray, max_bits: int, limit: int = HASH_CANDIDATES) -> list[int]:
+    """Ids of the (at most ``limit``) photos whose perceptual hash is within ``max_bits`` of
+    ``query_hash``, closest first; none for a query too flat to hash."""
+    if query_hash == NO_HASH or len(ids) == 0:
+        return []
+    bits = hamming(hashes, np.int64(query_hash))
+    near = np.flatnonzero(bits <= max_bits)
+    if len(near) > limit:
+        near = near[np.argpartition(bits[near], limit - 1)[:limit]]
+    near = near[np.argsort(bits[near], kind="stable")]
+    return ids[near].tolist()

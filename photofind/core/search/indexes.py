@@ -2,7 +2,8 @@
 
 A ``SearchIndexes`` belongs to one ``Library`` (``close()`` frees everything). It holds, per model
 id, the model's own vector index (plain cosine, and libraries too small for a ranking space)
-and one ``RankingSpace`` per ``SpaceSpec`` that searches asked for. Query-time stages (query
+and one ``RankingSpace`` per ``SpaceSpec`` that searches asked for; and every photo's perceptual
+hash (the edited-copy search of image queries compares the query's with them). Query-time stages (query
 expansion, diffusion) share their space's entry, so switching them loads nothing.
 
 Nothing here writes the database or a file: what the index job saved is loaded and caught up in
@@ -16,6 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from photofind.core.search.filtered import FilteredIndex
 from photofind.core.search.ranking import SpaceSpec
@@ -38,6 +41,8 @@ class SearchIndexes:
         self._spaces: dict[tuple[str, SpaceSpec], tuple[int, RankingSpace | None]] = {}
         # the last filtered view (the GUI searches with one filter many times): (key, view)
         self._filtered: tuple[tuple[int, int, PhotoFilter], FilteredIndex] | None = None
+        # (generation, (ids, hashes)): every photo's perceptual hash, for edited-copy searches
+        self._hashes: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
 
     def filtered(self, index: VectorIndex, photo_filter: PhotoFilter) -> FilteredIndex:
         """``index`` restricted to the photos that pass ``photo_filter``, kept while the library
@@ -49,6 +54,20 @@ class SearchIndexes:
         view = FilteredIndex(index, self.repo.shown_ids(None, photo_filter))
         self._filtered = (key, view)
         return view
+
+    def perceptual_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, hashes)`` of the photos with a perceptual hash (``Repository.perceptual_hashes``:
+        16 bytes a photo, 16 MB at 1M), read once per library generation."""
+        generation = self.repo.generation()
+        entry = self._hashes
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        with self._lock:
+            entry = self._hashes
+            if entry is None or entry[0] != generation:
+                entry = (generation, self.repo.perceptual_hashes())
+                self._hashes = entry
+            return entry[1]
 
     def model_index(self, model_id: str, dim: int) -> VectorIndex:
         """The model's own index: the saved file caught up in memory, or built in memory."""
@@ -123,3 +142,4 @@ class SearchIndexes:
             self._raw.clear()
             self._spaces.clear()
             self._filtered = None
+            self._hashes = None

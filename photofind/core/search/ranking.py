@@ -82,6 +82,8 @@ class RankingSettings:
     pixel_min_sim: float = 0.45
     pixel_min_ncc: float = 0.9
     pixel_gap: float = 0.02
+    hash_candidates: bool = True
+    hash_max_bits: int = 8
 
     @classmethod
     def plain(cls) -> RankingSettings:
@@ -89,7 +91,7 @@ class RankingSettings:
         return cls(
             pca=False, dba=False, query_expansion=False, diffusion=False,
             rotations=False, trim_borders=False, copy_first=False, edit_copies=False,
-            grey_recheck=False, pixel_check=False,
+            grey_recheck=False, pixel_check=False, hash_candidates=False,
         )
 
     @property

@@ -24,6 +24,7 @@ import numpy as np
 
 from photofind.core.models.embedder import Embedder
 from photofind.core.images.decode import decode_for_model
+from photofind.core.images.phash import perceptual_hash
 from photofind.core.images.region import Region
 from photofind.core.search import copies, edited_copies, query_views
 from photofind.core.search.indexes import SearchIndexes
@@ -126,17 +127,53 @@ class Searcher:
 
     def _search_for_original(self, source: QuerySource, k: int) -> list[Hit]:
         """``search_vector`` of the best view, with the original of an edited copy looked for
-        in a wider pool of the ranking's candidates and listed first (``edited_copies``)."""
+        in a wider pool of the ranking's candidates and among the photos whose perceptual hash
+        is close to the query's, and listed first (``edited_copies``)."""
         vector, view = query_views.best_view(source, self.embedder, self.settings, self._nearest_sim)
         pool = self.search_vector(vector, max(k, edited_copies.POOL))
         grey = None
         if self.settings.grey_recheck and edited_copies.is_grey(view):
             raw = _unit(vector)
             grey = lambda hits: edited_copies.grey_similarities(raw, [h.path for h in hits], self.embedder)  # noqa: E731
-        pixels = None
+        pixels, hashed = None, []
         if self.settings.pixel_check:
             pixels = lambda hits: edited_copies.pixel_scores(view, [h.path for h in hits])  # noqa: E731
-        return edited_copies.lead(pool, lambda h: h.score, self.settings, grey, pixels)[:k]
+            if self.settings.hash_candidates:
+                pool, hashed = self._with_hash_matches(pool, perceptual_hash(view), _unit(vector))
+        return edited_copies.lead(pool, lambda h: h.score, self.settings, grey, pixels, hashed)[:k]
+
+    def _with_hash_matches(self, pool: list[Hit], query_hash: int, raw: np.ndarray) -> tuple[list[Hit], list[int]]:
+        """``pool`` with the photos whose perceptual hash is within ``hash_max_bits`` of
+        ``query_hash`` appended (those a search may show, scored by the model's similarity), and
+        their indices in it."""
+        ids, hashes = self.indexes.perceptual_hashes()
+        matches = edited_copies.hash_matches(query_hash, ids, hashes, self.settings.hash_max_bits)
+        at = {h.photo_id: j for j, h in enumerate(pool)}
+        new = [m for m in matches if m not in at]
+        if new:
+            pool = pool + self._hits_of(new, raw)
+            at = {h.photo_id: j for j, h in enumerate(pool)}
+        return pool, [at[m] for m in matches if m in at]
+
+    def _hits_of(self, ids: list[int], raw: np.ndarray) -> list[Hit]:
+        """Hits for photos a search may show (ok, online, passing the filter, embedded by this
+        model), scored by the model's similarity to ``raw``."""
+        rows = self.repo.photos_by_ids(ids)
+        allowed = None
+        if self.photo_filter is not None:
+            space = self.current_space()
+            allowed = self.indexes.filtered(space.index if space is not None else self.index, self.photo_filter)
+        stored = self.repo.embeddings_by_ids(ids, self.embedder.model_id)
+        hits = []
+        for photo_id in ids:
+            row, v = rows.get(photo_id), stored.get(photo_id)
+            if row is None or v is None or len(v) != len(raw) or row.status != STATUS_OK or not row.online:
+                continue
+            if allowed is not None and not allowed.contains(photo_id):
+                continue
+            sim = float(np.clip(v @ raw / max(float(np.linalg.norm(v)), 1e-12), -1.0, 1.0))
+            hits.append(Hit(photo_id, row.path, sim, row.size, row.width, row.height, row.taken))
+        return hits
 
     def query_vector(self, sources: QuerySource | Sequence[QuerySource]) -> np.ndarray:
         """``embed_query`` of each image's best view (borders trimmed, turned upright; issue 12)."""
