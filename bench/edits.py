@@ -154,9 +154,12 @@ def rankings() -> list[tuple[str, RankingSettings]]:
     for f in dataclasses.fields(RankingSettings):
         if f.type in ("bool", bool) and getattr(default, f.name) is True:
             rows.append((f"no {f.name}", dataclasses.replace(default, **{f.name: False})))
+    rows.append(("previous edit search", dataclasses.replace(  # the edited-copy search before its wider pool
+        default, edit_pool=20, pixel_ranked=0, hash_candidates=False,
+    )))
     rows.append(("issue 12 off", dataclasses.replace(
         default, rotations=False, trim_borders=False, copy_first=False, edit_copies=False, grey_recheck=False,
-        pixel_check=False,
+        pixel_check=False, hash_candidates=False,
     )))
     rows.append(("plain cosine", RankingSettings.plain()))
     return rows

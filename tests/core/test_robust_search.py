@@ -260,3 +260,61 @@ def test_turns_that_cannot_win_are_not_embedded(library: Library, tmp_path: Path
     query_views.best_view(turned, Counting(), searcher.settings, searcher._nearest_sim)  # type: ignore[arg-type]
     assert batches == [1, 3]
     assert library.searcher().search_image(turned, k=5)[0].path == path
+
+
+# --------------------------------------------------------------------------- wider pool, hashes
+def test_a_grey_copy_the_model_finds_far_from_its_original_is_found_by_its_perceptual_hash(
+    library: Library, tmp_path: Path
+) -> None:
+    """Corel 900 (a vivid red-and-blue scene) in grey: to the model the grey copy is far from its
+    colour original (similarity < 0.45, below siblings the pixel check looks at), but its
+    perceptual hash is the original's; the pixels confirm it and it comes first. Without the
+    hash candidates it is not even in the top 5."""
+    query = _edited(library, tmp_path, "900.jpg", lambda im: ImageOps.grayscale(im), "grey")
+    hits = library.searcher().search_image(str(query), k=5)
+    assert Path(hits[0].path).name == "900.jpg", [Path(h.path).name for h in hits]
+    assert hits[0].score < RankingSettings().pixel_min_sim  # the model alone would not look at it
+    no_hash = library.searcher(dataclasses.replace(RankingSettings(), hash_candidates=False))
+    assert "900.jpg" not in [Path(h.path).name for h in no_hash.search_image(str(query), k=5)]
+
+
+def test_a_hash_match_never_escapes_the_filter(library: Library, tmp_path: Path) -> None:
+    """A filter that no photo passes: the grey copy's hash match is not returned either."""
+    from photofind.store.photo_filter import PhotoFilter
+
+    query = _edited(library, tmp_path, "900.jpg", lambda im: ImageOps.grayscale(im), "grey")
+    only_png = PhotoFilter(types=frozenset({"png"}))
+    assert library.searcher(RankingSettings(), photo_filter=only_png).search_image(str(query), k=5) == []
+
+
+def test_perceptual_hash_matches() -> None:
+    ids = np.array([10, 11, 12, 13], np.int64)
+    base = 0x0F0F_0F0F_0F0F_0F0F
+    hashes = np.array([base, base ^ 0b1, base ^ 0xFF, base ^ 0b111], np.int64)
+    assert edited_copies.hash_matches(base, ids, hashes, max_bits=3) == [10, 11, 13]  # closest first
+    assert edited_copies.hash_matches(base, ids, hashes, max_bits=8, limit=2) == [10, 11]
+    assert edited_copies.hash_matches(0, ids, hashes, max_bits=64) == []  # a flat query has no hash
+
+
+def test_the_pixel_check_looks_at_hash_matches_and_the_rankings_first_few() -> None:
+    s = RankingSettings()
+    hits = ["a", "b", "c", "d", "e"]
+    # model similarities: "e" (a grey copy's original) is far below the others
+    score = {"a": 0.6, "b": 0.62, "c": 0.61, "d": 0.6, "e": 0.3}.__getitem__
+    seen: list[list[str]] = []
+
+    def pixels(hs: list[str]) -> list[float | None]:
+        seen.append(list(hs))
+        return [0.99 if h == "e" else 0.5 for h in hs]
+
+    assert edited_copies.lead(hits, score, s, pixels=pixels)[0] != "e"  # not looked at
+    assert "e" not in seen[-1]
+    assert edited_copies.lead(hits, score, s, pixels=pixels, hashed=[4])[0] == "e"
+    assert seen[-1][-1] == "e"
+    # the ranking's first pixel_ranked candidates are checked besides the model's closest
+    hits2 = ["b", "a", "c", "d", "e"]  # the ranking's order; "a" is the model's 4th
+    score2 = {"a": 0.55, "b": 0.62, "c": 0.61, "d": 0.6, "e": 0.3}.__getitem__
+    a_first = lambda hs: seen.append(list(hs)) or [0.99 if h == "a" else 0.5 for h in hs]  # noqa: E731
+    assert edited_copies.lead(hits2, score2, s, pixels=a_first)[0] == "a"
+    assert edited_copies.lead(hits2, score2, dataclasses.replace(s, pixel_ranked=0), pixels=a_first) == hits2
+    assert "a" not in seen[-1]

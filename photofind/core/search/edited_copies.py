@@ -45,14 +45,10 @@ from photofind.core.search.ranking import RankingSettings
 
 logger = logging.getLogger(__name__)
 
-#: Candidates of the ranking looked at for the original of an edited copy.
-POOL = 100
 #: A grey query's most similar candidates re-scored in grey.
 GREY_CANDIDATES = 5
 #: The pool's most similar candidates whose pixels are compared with the query's.
 PIXEL_CANDIDATES = 3
-#: The ranking's first few candidates, pixel-checked too (a crop the model places below siblings).
-RANKED_CANDIDATES = 3
 #: Library photos whose perceptual hash is close to the query's, pixel-checked too (closest first).
 HASH_CANDIDATES = 3
 #: Mean chroma (max - min of R, G, B, 0-255) below which a query counts as having no colour:
@@ -151,7 +147,7 @@ def lead(
     first = None
     if pixels is not None:
         top = [j for j in np.argsort(-sims, kind="stable")[:PIXEL_CANDIDATES].tolist() if sims[j] >= settings.pixel_min_sim]
-        top += [j for j in range(min(RANKED_CANDIDATES, len(hits))) if j not in top and sims[j] >= settings.pixel_min_sim]
+        top += [j for j in range(min(settings.pixel_ranked, len(hits))) if j not in top and sims[j] >= settings.pixel_min_sim]
         top += [j for j in hashed if j not in top]
         if top:
             ncc = np.array([-1.0 if v is None else v for v in pixels([hits[j] for j in top])])

@@ -75,6 +75,7 @@ class RankingSettings:
     copy_gap: float = 0.05
     # image queries only (``search/edited_copies.py``): the original of an edited copy leads
     edit_copies: bool = True
+    edit_pool: int = 100  # the ranking's candidates looked at (their model similarity re-scores them)
     edit_copy_min_sim: float = 0.7
     edit_copy_gap: float = 0.03
     grey_recheck: bool = False  # measured: no lift over the pixel check (README, issue 12)
@@ -82,6 +83,7 @@ class RankingSettings:
     pixel_min_sim: float = 0.45
     pixel_min_ncc: float = 0.9
     pixel_gap: float = 0.02
+    pixel_ranked: int = 3  # the ranking's first few are pixel-checked too
     hash_candidates: bool = True
     hash_max_bits: int = 8
 

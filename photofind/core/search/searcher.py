@@ -130,7 +130,7 @@ class Searcher:
         in a wider pool of the ranking's candidates and among the photos whose perceptual hash
         is close to the query's, and listed first (``edited_copies``)."""
         vector, view = query_views.best_view(source, self.embedder, self.settings, self._nearest_sim)
-        pool = self.search_vector(vector, max(k, edited_copies.POOL))
+        pool = self.search_vector(vector, max(k, self.settings.edit_pool))
         grey = None
         if self.settings.grey_recheck and edited_copies.is_grey(view):
             raw = _unit(vector)
