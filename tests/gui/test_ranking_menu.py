@@ -13,7 +13,8 @@ def test_defaults_are_checked_and_a_choice_is_remembered(make_window, settings) 
     window = make_window()
     actions = window.ranking_menu.stage_actions
     assert {f: a.isChecked() for f, a in actions.items()} == {
-        "pca": True, "dba": True, "query_expansion": True, "diffusion": False, "rotations": True
+        "pca": True, "dba": True, "query_expansion": True, "diffusion": False, "rotations": True,
+        "edit_copies": True,
     }
     assert window.results.ranking == RankingSettings()
 
@@ -27,6 +28,23 @@ def test_defaults_are_checked_and_a_choice_is_remembered(make_window, settings) 
     assert not again.ranking_menu.stage_actions["query_expansion"].isChecked()
     assert again.ranking_menu.stage_actions["diffusion"].isChecked()
     assert again.results.ranking == RankingSettings(query_expansion=False, diffusion=True)
+
+
+def test_sideways_and_edited_copy_searches_switch_off_from_the_menu(make_window, settings) -> None:
+    """Search > Ranking > Find sideways copies / Find the original of an edited copy: each is its
+    own switch, remembered like the stages."""
+    window = make_window()
+    actions = window.ranking_menu.stage_actions
+    actions["edit_copies"].setChecked(False)
+    assert not window.results.ranking.edit_copies and window.results.ranking.rotations
+    actions["rotations"].setChecked(False)
+    assert window.results.ranking == RankingSettings(edit_copies=False, rotations=False)
+    window.shutdown()
+    again = make_window()
+    assert again.results.ranking == RankingSettings(edit_copies=False, rotations=False)
+    again.ranking_menu.default_action.trigger()
+    assert again.results.ranking == RankingSettings()
+    assert again.ranking_menu.stage_actions["edit_copies"].isChecked()
 
 
 def _rerun_shown(window, qtbot) -> list[str]:  # type: ignore[no-untyped-def]
