@@ -6,13 +6,21 @@ siblings, or out of the first few. The model's own similarity still tells the or
 after a crop, a recompression or a tilt it is the one candidate that stands out. For a query
 *image* (a file someone holds, not a library photo) the searcher therefore
 
-1. takes a wider pool of the ranking's candidates (``POOL``, not only the ``k`` shown),
+1. takes a wider pool of the ranking's candidates (``edit_pool``, 100, not only the ``k`` shown;
+   each carries the model's own similarity to the query, which steps 3-4 go by: the DBA space can
+   put the original of a crop 50th while the model finds it the closest photo), and adds the
+   library photos whose perceptual hash (``core/images/phash.py``, stored by the index job) is
+   within ``hash_max_bits`` of the query's (``hash_candidates``; at most ``HASH_CANDIDATES``,
+   closest first): a grey, shrunk, recompressed or recoloured copy keeps its original's hash
+   even when the model finds it far from it (a vivid photo turned grey: similarity 0.37),
 2. with ``grey_recheck`` (off by default: measured, it lifted nothing over the pixel check),
    for a query with no colour (``is_grey``), re-scores the pool's most similar few
    (``GREY_CANDIDATES``) by the model's similarity of their *grey* versions to the query: a grey
    copy compared with a colour photo drifts (0.7-0.85), with its grey original it is near 1,
 3. checks the pixels of the pool's most similar few (``PIXEL_CANDIDATES``, model similarity >=
-   ``pixel_min_sim``): the one whose pixels contain the query's (normalised cross-correlation
+   ``pixel_min_sim``), of the ranking's first few (``pixel_ranked``, same floor: a crop the
+   model puts below siblings the ranking may still place high) and of the hash matches
+   (whatever their similarity): the one whose pixels contain the query's (normalised cross-correlation
    >= ``pixel_min_ncc`` and ahead of the next by ``pixel_gap``, ``core/images/pixel_match.py``)
    is the original: a crop, a recompression or a grey copy of it, which the model's similarity
    cannot always tell from a sibling shot of the same object;

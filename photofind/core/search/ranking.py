@@ -20,10 +20,11 @@ raises every figure on both benchmark sets, and all 27 neighbouring parameter se
    ``rotations`` and ``trim_borders`` (``search/query_views.py``: the query is also tried turned
    90/180/270 degrees and without uniform bars, the view whose nearest photos are closest wins)
    and ``copy_first`` (``search/copies.py``: an edited copy that stands out leads the results);
-   for query images also ``edit_copies``, ``grey_recheck`` and ``pixel_check``
-   (``search/edited_copies.py``: the original of an edited copy is looked for in a wider pool,
-   a grey query compared with its candidates in grey, the pixels of the closest few compared
-   with the query's, then an edit-tolerant copy test).
+   for query images also ``edit_copies``, ``grey_recheck``, ``pixel_check`` and
+   ``hash_candidates`` (``search/edited_copies.py``: the original of an edited copy is looked
+   for in a wider pool and among the photos whose perceptual hash is close to the query's, a
+   grey query compared with its candidates in grey, the pixels of the closest few compared with
+   the query's, then an edit-tolerant copy test).
 
 Stages 1-2 make a *ranking space* (``search/space.py``): the fitted PCA (stored versioned in
 SQLite) and an HNSW index of the transformed, augmented vectors. It is derived data that only
