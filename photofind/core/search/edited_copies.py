@@ -18,9 +18,9 @@ after a crop, a recompression or a tilt it is the one candidate that stands out.
    (``GREY_CANDIDATES``) by the model's similarity of their *grey* versions to the query: a grey
    copy compared with a colour photo drifts (0.7-0.85), with its grey original it is near 1,
 3. checks the pixels of the pool's most similar few (``PIXEL_CANDIDATES``, model similarity >=
-   ``pixel_min_sim``), of the ranking's first few (``pixel_ranked``, same floor: a crop the
-   model puts below siblings the ranking may still place high) and of the hash matches
-   (whatever their similarity): the one whose pixels contain the query's (normalised cross-correlation
+   ``pixel_min_sim``) and of the hash matches (whatever their similarity), then, when none of
+   them is the original, of the ranking's first few (``pixel_ranked``, same floor: a crop the
+   model puts below siblings the ranking may still place high): the one whose pixels contain the query's (normalised cross-correlation
    >= ``pixel_min_ncc`` and ahead of the next by ``pixel_gap``, ``core/images/pixel_match.py``)
    is the original: a crop, a recompression or a grey copy of it, which the model's similarity
    cannot always tell from a sibling shot of the same object;
@@ -154,20 +154,36 @@ def lead(
                 sims[j] = s
     first = None
     if pixels is not None:
+        # the model's closest few and the hash matches; then, without a verdict, the ranking's
+        # first few (a copy found among the first costs no more decodes)
         top = [j for j in np.argsort(-sims, kind="stable")[:PIXEL_CANDIDATES].tolist() if sims[j] >= settings.pixel_min_sim]
-        top += [j for j in range(min(settings.pixel_ranked, len(hits))) if j not in top and sims[j] >= settings.pixel_min_sim]
         top += [j for j in hashed if j not in top]
-        if top:
-            ncc = np.array([-1.0 if v is None else v for v in pixels([hits[j] for j in top])])
-            order = np.argsort(-ncc, kind="stable")
-            runner_up = float(ncc[order[1]]) if len(order) > 1 else -1.0
-            if ncc[order[0]] >= settings.pixel_min_ncc and ncc[order[0]] - runner_up >= settings.pixel_gap:
-                first = top[int(order[0])]
+        ranked = [j for j in range(min(settings.pixel_ranked, len(hits))) if j not in top and sims[j] >= settings.pixel_min_sim]
+        checked: list[int] = []
+        ncc: list[float] = []
+        for stage in (top, ranked):
+            if not stage:
+                continue
+            checked += stage
+            ncc += [-1.0 if v is None else v for v in pixels([hits[j] for j in stage])]
+            first = _pixel_verdict(checked, np.array(ncc), settings)
+            if first is not None:
+                break
     if first is None:
         first = pick(sims, settings)
     if first is None:
         return hits
     return [hits[first]] + [h for j, h in enumerate(hits) if j != first]
+
+
+def _pixel_verdict(checked: list[int], ncc: np.ndarray, settings: RankingSettings) -> int | None:
+    """The checked hit whose pixels clearly contain the query's (>= ``pixel_min_ncc``, ahead of
+    the next by ``pixel_gap``), if one does."""
+    order = np.argsort(-ncc, kind="stable")
+    runner_up = float(ncc[order[1]]) if len(order) > 1 else -1.0
+    if ncc[order[0]] >= settings.pixel_min_ncc and ncc[order[0]] - runner_up >= settings.pixel_gap:
+        return checked[int(order[0])]
+    return None
 
 
 def hash_matches(query_hash: int, ids: np.ndarray, hashes: np.ndarray, max_bits: int, limit: int = HASH_CANDIDATES) -> list[int]:
