@@ -314,7 +314,7 @@ def test_the_pixel_check_looks_at_hash_matches_and_the_rankings_first_few() -> N
     # the ranking's first pixel_ranked candidates are checked besides the model's closest
     hits2 = ["b", "a", "c", "d", "e"]  # the ranking's order; "a" is the model's 4th
     score2 = {"a": 0.55, "b": 0.62, "c": 0.61, "d": 0.6, "e": 0.3}.__getitem__
-    a_first = lambda hs: seen.append(list(hs)) or [0.99 if h == "a" else 0.5 for h in hs]  # noqa: E731
+    a_first = lambda hs: seen.append(list(hs)) or [0.99 if h == "a" else 0.5 for h in hs]
     assert edited_copies.lead(hits2, score2, s, pixels=a_first)[0] == "a"
     assert edited_copies.lead(hits2, score2, dataclasses.replace(s, pixel_ranked=0), pixels=a_first) == hits2
     assert "a" not in seen[-1]
