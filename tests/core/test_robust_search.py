@@ -318,3 +318,12 @@ def test_the_pixel_check_looks_at_hash_matches_and_the_rankings_first_few() -> N
     assert edited_copies.lead(hits2, score2, s, pixels=a_first)[0] == "a"
     assert edited_copies.lead(hits2, score2, dataclasses.replace(s, pixel_ranked=0), pixels=a_first) == hits2
     assert "a" not in seen[-1]
+
+
+def test_one_image_in_a_list_is_searched_as_one_image(library: Library, tmp_path: Path) -> None:
+    """The command line and the app pass a list of query images: a list of one gets the
+    edited-copy search too (the grey copy of 900 finds its original first either way)."""
+    query = _edited(library, tmp_path, "900.jpg", lambda im: ImageOps.grayscale(im), "grey")
+    searcher = library.searcher()
+    assert searcher.search_image([str(query)], k=5) == searcher.search_image(str(query), k=5)
+    assert Path(searcher.search_image([str(query)], k=5)[0].path).name == "900.jpg"

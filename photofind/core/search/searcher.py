@@ -118,11 +118,12 @@ class Searcher:
         """Ranked hits for query image(s), each trimmed and turned upright (``query_views``); a
         query with a region chosen by the user is searched as cut, upright as shown."""
         single = isinstance(sources, (str, bytes, os.PathLike))
-        count = 1 if single else len(list(sources))  # type: ignore[arg-type]
-        if regions is not None and (any(r is not None for r in regions) or len(regions) != count):
+        items = [sources] if single else list(sources)  # type: ignore[arg-type]
+        if regions is not None and (any(r is not None for r in regions) or len(regions) != len(items)):
             return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)
-        if single and self.settings.edit_copies and k > 0:
-            return self._search_for_original(sources, k)  # type: ignore[arg-type]
+        # one image, alone or as a list of one (the CLI and the app pass a list)
+        if len(items) == 1 and self.settings.edit_copies and k > 0:
+            return self._search_for_original(items[0], k)
         return self.search_vector(self.query_vector(sources), k)
 
     def _search_for_original(self, source: QuerySource, k: int) -> list[Hit]:
