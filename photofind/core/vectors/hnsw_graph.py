@@ -42,16 +42,21 @@ def new_graph(
 
 
 def load_graph(
-    path: Path, space: str, dim: int, *, ef_search: int, num_threads: int
+    path: Path, space: str, dim: int, *, ef_search: int, num_threads: int, capacity: int = 0
 ) -> hnswlib.Index | str:
     """The graph saved in ``path``, or why it could not be loaded.
+
+    ``capacity``: room for this many elements (at least the file's count; 0 = the capacity it
+    was saved with). A rebuilt graph is saved with 10 % spare room, whose per-element mutexes
+    and lists hnswlib would allocate at load (~5 MB at 1M); a search that never adds need not
+    pay it, and an add grows the graph as needed.
 
     hnswlib can crash natively on a malformed file: call this only once the file's bytes are
     proven to be ones we wrote (``index_sidecar.verified_sidecar``).
     """
     index = hnswlib.Index(space=space, dim=dim)
     try:
-        index.load_index(str(path), allow_replace_deleted=True)
+        index.load_index(str(path), max_elements=capacity, allow_replace_deleted=True)
     except Exception as exc:  # noqa: BLE001 - any failure means "rebuild"
         return f"load failed ({exc})"
     index.set_ef(ef_search)

@@ -102,7 +102,8 @@ def load_verified(
     if isinstance(sidecar, str):
         return sidecar
     # Only now, with the bytes proven to be the ones we wrote, is hnswlib allowed to read them.
-    index = load_graph(index_path, space, dim, ef_search=ef_search, num_threads=num_threads)
+    count = sidecar.count if isinstance(sidecar.count, int) and sidecar.count > 0 else 0
+    index = load_graph(index_path, space, dim, ef_search=ef_search, num_threads=num_threads, capacity=count)
     if isinstance(index, str):
         return index
     # hnswlib hands the labels over as a Python list (~36 MB of int objects at 1M): made into a
