@@ -267,7 +267,7 @@ def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path)
     assert "ranking_transforms" not in inspect(engine).get_table_names()
     engine.dispose()
     engine = open_database(db, tmp_path / "backups")
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     repo = Repository(engine)
     assert repo.ranking_transform(MODEL, TRANSFORM_KIND) is None
     with repo.write() as w:
