@@ -71,6 +71,8 @@ photos = Table(
     Index("ix_photos_fingerprint", "fingerprint"),
     Index("ix_photos_status", "status"),
     Index("ix_photos_taken", "taken"),
+    # the browse grid's order: newest file first among embedded photos (migration 0005)
+    Index("ix_photos_status_mtime", "status", "mtime_ns"),
 )
 
 embeddings = Table(

@@ -117,7 +117,7 @@ def test_migration_0004_and_a_backfill_that_survives_being_stopped(tmp_path: Pat
     db, files = _old_library(tmp_path, revision, 5)
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
     engine = open_database(db, tmp_path / "data" / "backups")
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     repo = Repository(engine)
     assert len(pending(repo, 10)) == 5 and len(repo.perceptual_hashes()[0]) == 0
     generation = repo.generation()

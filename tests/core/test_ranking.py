@@ -267,7 +267,7 @@ def test_a_library_at_schema_0001_migrates_and_keeps_its_vectors(tmp_path: Path)
     assert "ranking_transforms" not in inspect(engine).get_table_names()
     engine.dispose()
     engine = open_database(db, tmp_path / "backups")
-    assert current_revision(engine) == head_revision() == "0004"
+    assert current_revision(engine) == head_revision() == "0005"
     repo = Repository(engine)
     assert repo.ranking_transform(MODEL, TRANSFORM_KIND) is None
     with repo.write() as w:
@@ -317,3 +317,33 @@ def test_a_space_fitted_on_fewer_photos_than_its_dimensions_is_reused(tmp_path: 
     space = RankingSpace.load(repo, "wide:v1", 300, raw, spec)
     assert space is not None and space.transform is not None and space.transform.dim_out == 239
     engine.dispose()
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n // 20, dim))
+    x = centres[rng.integers(0, len(centres), n)] + 0.3 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_dba_in_chunks_on_every_core_gives_the_single_threaded_space() -> None:
+    """augment_all gathers neighbours chunk by chunk (never N x k x dim at once) and builds its
+    neighbour graph on several threads for big sets: on a small set, where HNSW finds the true
+    neighbours whatever the insertion order, the vectors are those of the one-thread build."""
+    from photofind.core.search.ranking import augment_all
+
+    x = _clustered(3000, 32, 0)
+    one = augment_all(x, 3, 3.0, threads=1)
+    # exact DBA, for reference: the true 3 nearest (itself excluded)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    nn = np.argsort(-sims, axis=1)[:, :3]
+    w = np.maximum(np.take_along_axis(sims, nn, axis=1), 0) ** 3.0
+    exact = x + np.einsum("nk,nkd->nd", w, x[nn])
+    exact /= np.linalg.norm(exact, axis=1, keepdims=True)
+    assert np.mean(np.abs(one - exact).max(axis=1) < 1e-5) > 0.99
+    chunked = augment_all(x, 3, 3.0, threads=1, chunk=7)
+    np.testing.assert_array_equal(chunked, one)
+    parallel = augment_all(x, 3, 3.0, threads=2, chunk=500)
+    same = np.abs(parallel - one).max(axis=1) < 1e-5
+    assert same.mean() > 0.99, same.mean()

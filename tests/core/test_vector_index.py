@@ -497,3 +497,29 @@ def test_a_starved_beam_falls_back_to_an_exact_scan(tmp_path: Path, data, monkey
     exact = np.argsort(-(live @ vectors[-1]), kind="stable")[:10]
     assert found.tolist() == ids[len(ids) // 2 :][exact].tolist()
     assert np.allclose(sims, (live @ vectors[-1])[exact], atol=1e-5)
+
+
+def test_labels_are_read_from_the_saved_file_as_hnswlib_has_them(tmp_path: Path) -> None:
+    """A loaded index learns its labels from the file's records (no 1M-int Python list): the same
+    labels hnswlib holds, deleted ones included, and a file whose header says otherwise falls
+    back to asking hnswlib."""
+    import hnswlib
+
+    from photofind.core.vectors.hnsw_graph import saved_labels
+
+    ids = np.arange(5, 3005, 3, dtype=np.int64)
+    index = VectorIndex(tmp_path / "a.hnsw", DIM)
+    index.rebuild(ids, unit(len(ids)))
+    index.remove(ids[:10])
+    index.add(np.array([10**12]), unit(1, seed=5))
+    index.save("t1")
+    graph = hnswlib.Index(space="cosine", dim=DIM)
+    graph.load_index(str(tmp_path / "a.hnsw"))
+    from_file = saved_labels(tmp_path / "a.hnsw", graph.get_current_count())
+    assert from_file is not None
+    assert sorted(from_file.tolist()) == sorted(graph.get_ids_list())
+    assert saved_labels(tmp_path / "a.hnsw", graph.get_current_count() + 1) is None
+    loaded = VectorIndex(tmp_path / "a.hnsw", DIM)
+    assert loaded.load() == "t1"
+    assert loaded.ids().tolist() == sorted(set(ids[10:].tolist()) | {10**12})
+    assert len(loaded) == len(ids) - 10 + 1 and not loaded.contains(int(ids[0]))

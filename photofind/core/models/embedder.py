@@ -40,6 +40,20 @@ class Embedder(Protocol):
         ...
 
 
+def embed_each(embedder: Embedder, tensors: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """``embedder.embed`` one image per model run, rows stacked: for a search's few images.
+
+    onnxruntime's CPU arena keeps the largest batch's activations for the life of the session:
+    at 288 px a 3-image batch grows the process by ~83 MB against ~30 MB for one image, and one
+    image at a time is no slower on 2 cores (bench/README.md, 1,000,000 photos). A search
+    process holds a 1.2 GB ranking index at 1M photos, so its queries run one by one; the
+    indexer keeps its batches.
+    """
+    if len(tensors) == 0:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.concatenate([embedder.embed(np.asarray(t)[None]) for t in tensors])
+
+
 def nvidia_gpu_present() -> bool:
     """Whether an NVIDIA GPU is visible; on Linux by its device nodes, elsewhere assumed so.
 

@@ -47,7 +47,7 @@ from PIL import Image
 from photofind.core.images import pixel_match
 from photofind.core.images.decode import ImageDecodeError, decode_image, preprocess
 from photofind.core.images.phash import NO_HASH, hamming
-from photofind.core.models.embedder import Embedder
+from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.search.copies import DUPLICATE_SIM
 from photofind.core.search.ranking import RankingSettings
 
@@ -95,7 +95,7 @@ def grey_similarities(
     out: list[float | None] = [None] * len(paths)
     if not tensors:
         return out
-    vectors = embedder.embed(np.stack(tensors))
+    vectors = embed_each(embedder, tensors)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     q = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
     for j, v in zip(where, vectors):

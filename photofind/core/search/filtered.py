@@ -32,7 +32,7 @@ class FilteredIndex:
         self._total = max(1, len(index))
         self.exact = len(allowed) <= EXACT_MAX or len(allowed) < EXACT_SHARE * self._total
         if self.exact:  # only photos the index holds (one that is being added is not searched yet)
-            allowed = allowed[np.fromiter((index.contains(i) for i in allowed.tolist()), bool, len(allowed))]
+            allowed = allowed[index.contains_many(allowed)]
         self.allowed = allowed  # sorted; for a broad filter an upper bound of what the index holds
         self._vectors: np.ndarray | None = None
 

@@ -30,7 +30,7 @@ from PIL import Image
 
 from photofind.core.images.borders import trim_borders
 from photofind.core.images.decode import decode_image, preprocess
-from photofind.core.models.embedder import Embedder
+from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.search.ranking import RankingSettings
 
 Source = str | os.PathLike[str] | bytes
@@ -121,7 +121,7 @@ def best_view(
     rest = [k for k in range(1, len(tensors)) if upright + margins[k] < 1.0]
     if not rest:
         return first[0], shown[0]
-    others = embedder.embed(np.stack([tensors[k] for k in rest]))
+    others = embed_each(embedder, [tensors[k] for k in rest])
     vectors = np.concatenate([first, others])
     best = [0, *rest][choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim)]
     if best < len(shown):

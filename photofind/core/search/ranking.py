@@ -35,6 +35,7 @@ Stages 3-4 act on one query and never need a space of their own.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import hnswlib
@@ -159,22 +160,44 @@ def augment(
     return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def augment_all(vectors: np.ndarray, k: int, alpha: float, threads: int = 0) -> np.ndarray:
-    """DBA of a whole set from its own k nearest neighbours (HNSW, itself excluded)."""
+#: A DBA graph of at least this many vectors is built on every core: hnswlib then inserts in a
+#: thread-dependent order, so the graph (and a neighbour near a tie) can differ from run to run;
+#: below it the build stays single-threaded and reproducible (tests, bench/quality.py), and
+#: takes seconds anyway. At 1M photos one thread took 493 s for the graph (bench/README.md).
+DBA_PARALLEL_MIN = 50_000
+#: Rows augmented at a time: the neighbours' vectors of a chunk are gathered (chunk x k x dim
+#: float32), never all of them at once (1M x 3 x 256 float32 is 3 GB).
+DBA_CHUNK = 50_000
+
+
+def augment_all(
+    vectors: np.ndarray, k: int, alpha: float, threads: int = 0, chunk: int = DBA_CHUNK
+) -> np.ndarray:
+    """DBA of a whole set from its own k nearest neighbours (HNSW, itself excluded).
+
+    ``threads``: for building the neighbour graph; 0 = every core from ``DBA_PARALLEL_MIN``
+    vectors on, one below. The neighbour queries always use every core (each query reads the
+    finished graph alone, so the answers do not depend on the threads).
+    """
     n, dim = vectors.shape
     k = min(k, n - 1)
     if k <= 0:
         return vectors.astype(np.float32)
+    cores = os.cpu_count() or 1
+    build_threads = threads or (cores if n >= DBA_PARALLEL_MIN else 1)
     graph = hnswlib.Index(space="ip", dim=dim)
     graph.init_index(max_elements=n, ef_construction=100, M=16, random_seed=1)
-    graph.set_num_threads(threads or 1)
-    graph.add_items(vectors, np.arange(n))
+    graph.add_items(vectors, np.arange(n), num_threads=build_threads)
     graph.set_ef(max(64, 2 * k))
-    labels, dists = graph.knn_query(vectors, k=k + 1)
-    own = labels == np.arange(n)[:, None]
-    # drop each row's own entry (or the last one if HNSW missed itself)
-    keep = ~own
-    keep[~own.any(axis=1), -1] = False
-    labels = labels[keep].reshape(n, k)
-    sims = (1.0 - dists[keep]).reshape(n, k)
-    return augment(vectors, vectors[labels], sims, alpha)
+    out = np.empty((n, dim), np.float32)
+    for lo in range(0, n, max(1, chunk)):
+        hi = min(n, lo + max(1, chunk))
+        labels, dists = graph.knn_query(vectors[lo:hi], k=k + 1, num_threads=threads or cores)
+        own = labels == np.arange(lo, hi)[:, None]
+        # drop each row's own entry (or the last one if HNSW missed itself)
+        keep = ~own
+        keep[~own.any(axis=1), -1] = False
+        labels = labels[keep].reshape(hi - lo, k).astype(np.int64)
+        sims = (1.0 - dists[keep]).reshape(hi - lo, k)
+        out[lo:hi] = augment(vectors[lo:hi], vectors[labels], sims, alpha)
+    return out

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from photofind.core.models.embedder import Embedder
+from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.images.decode import decode_for_model
 from photofind.core.images.phash import perceptual_hash
 from photofind.core.images.region import Region
@@ -108,7 +108,7 @@ class Searcher:
             raise ValueError(f"{len(crops)} regions for {len(items)} query images")
         spec = self.embedder.preprocess
         tensors = np.stack([decode_for_model(s, spec, region=r).tensor for s, r in zip(items, crops)])
-        vectors = self.embedder.embed(tensors)
+        vectors = embed_each(self.embedder, tensors)
         return _unit(vectors.mean(axis=0))
 
     def search_image(

@@ -157,10 +157,10 @@ class RankingSpace:
             changed_ids, changed = repo.embeddings_for(self.model_id, self.dim_in, since_generation=self.generation)
             if max_changes is not None and len(changed_ids) > max_changes:
                 return False
-            live = set(repo.embedded_ids(self.model_id).tolist())
-            gone = [i for i in self.index.ids().tolist() if i not in live]
-            if gone:
-                self.index.remove(np.asarray(gone, dtype=np.int64))
+            held = self.index.ids()
+            gone = held[~np.isin(held, repo.embedded_ids(self.model_id))]
+            if len(gone):
+                self.index.remove(gone)
             if len(changed_ids):
                 self.index.add(changed_ids, self._new_vectors(changed_ids, changed))
             logger.debug("ranking space %s: +%d -%d", self.index.path.name, len(changed_ids), len(gone))

@@ -8,6 +8,7 @@ while inserting (nmslib/hnswlib #562), so the caller serialises every call on a 
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ import hnswlib
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+#: Vectors handed to hnswlib per ``add_items`` call when inserting in shuffled order.
+INSERT_CHUNK = 100_000
 
 
 def new_graph(
@@ -42,21 +46,64 @@ def new_graph(
 
 
 def load_graph(
-    path: Path, space: str, dim: int, *, ef_search: int, num_threads: int
+    path: Path, space: str, dim: int, *, ef_search: int, num_threads: int, capacity: int = 0
 ) -> hnswlib.Index | str:
     """The graph saved in ``path``, or why it could not be loaded.
+
+    ``capacity``: room for this many elements (at least the file's count; 0 = the capacity it
+    was saved with). A rebuilt graph is saved with 10 % spare room, whose per-element mutexes
+    and lists hnswlib would allocate at load (~5 MB at 1M); a search that never adds need not
+    pay it, and an add grows the graph as needed.
 
     hnswlib can crash natively on a malformed file: call this only once the file's bytes are
     proven to be ones we wrote (``index_sidecar.verified_sidecar``).
     """
     index = hnswlib.Index(space=space, dim=dim)
     try:
-        index.load_index(str(path), allow_replace_deleted=True)
+        index.load_index(str(path), max_elements=capacity, allow_replace_deleted=True)
     except Exception as exc:  # noqa: BLE001 - any failure means "rebuild"
         return f"load failed ({exc})"
     index.set_ef(ef_search)
     index.set_num_threads(num_threads)
     return index
+
+
+#: hnswlib 0.8's file header: offsetLevel0, max_elements, cur_element_count,
+#: size_data_per_element, label_offset, offsetData (size_t each), then maxlevel (int),
+#: enterpoint (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction (size_t);
+#: then the level-0 records, ``size_data_per_element`` bytes each, whose label (size_t) sits at
+#: ``label_offset``.
+_HEADER = struct.Struct("<6QiI3QdQ")
+_LABELS_PER_READ = 1024  # ~1.2 MB per read at 256-d
+
+
+def saved_labels(path: Path, count: int) -> np.ndarray | None:
+    """The labels of the ``count`` elements saved in ``path``, in file order, read from the
+    file's level-0 records (or None when the header does not describe such a file).
+
+    ``get_ids_list()`` hands them over as a Python list: ~30 MB of int objects at 1M, at the
+    moment the process also holds the freshly loaded graph, which made it the open app's peak.
+    Read in blocks with ``read()`` (not mapped: mapped file pages would count in the RSS).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER.size)
+            if len(head) != _HEADER.size:
+                return None
+            offset0, _cap, n, size, label_at = _HEADER.unpack(head)[:5]
+            if offset0 != 0 or n != count or size < 8 or not 0 <= label_at <= size - 8:
+                return None
+            out = np.empty(n, np.int64)
+            for lo in range(0, n, _LABELS_PER_READ):
+                m = min(_LABELS_PER_READ, n - lo)
+                block = f.read(m * size)
+                if len(block) != m * size:
+                    return None
+                rows = np.frombuffer(block, np.uint8).reshape(m, size)
+                out[lo : lo + m] = rows[:, label_at : label_at + 8].copy().view("<u8").reshape(m)
+            return out
+    except OSError:
+        return None
 
 
 def insert_shuffled(
@@ -66,7 +113,11 @@ def insert_shuffled(
     builds clusters that are badly connected to each other (recall@10 0.91 vs 0.998 on
     bench/search.py), while a random order links them as they grow."""
     order = np.random.default_rng(len(ids)).permutation(len(ids))
-    index.add_items(vectors[order], ids[order], num_threads=num_threads, **kwargs)
+    # in slices of the shuffled order: a shuffled copy of all vectors at once is another 1 GB at
+    # 1M x 256-d; one thread inserts in the same order either way
+    for lo in range(0, len(order), INSERT_CHUNK):
+        part = order[lo : lo + INSERT_CHUNK]
+        index.add_items(vectors[part], ids[part], num_threads=num_threads, **kwargs)
 
 
 def knn_widening(

@@ -20,7 +20,8 @@ label that is marked deleted (we ``unmark_deleted`` first); ``add_items(replace_
 puts new labels into deleted slots and drops the old labels from the index; used with a label
 that already exists it would create a duplicate, so updates and new labels go in separate calls.
 Which labels are deleted is not queryable from Python, so we keep that set ourselves and store
-it in the sidecar.
+it in the sidecar. The live labels are kept as a sorted int64 array (``LiveIds``): 8 MB at a
+million photos where a Python set took 59 MiB.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from photofind.core.vectors.hnsw_graph import (
     validated_batch,
 )
 from photofind.core.vectors.index_files import load_verified, sidecar_fields, sidecar_path
+from photofind.core.vectors.live_ids import LiveIds
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._write_lock = threading.RLock()
         self._index: hnswlib.Index | None = None
-        self._live: set[int] = set()
+        self._live = LiveIds()
         self._deleted: set[int] = set()
         self._added_since_rebuild = 0
         self._stale_token: str | None = None
@@ -109,10 +111,15 @@ class VectorIndex:
         with self._lock:
             return int(id_) in self._live
 
+    def contains_many(self, ids: np.ndarray) -> np.ndarray:
+        """A bool per id of ``ids``: is it live in the index?"""
+        with self._lock:
+            return self._live.contains_many(np.asarray(ids, dtype=np.int64))
+
     def ids(self) -> np.ndarray:
         """The live ids, sorted, as int64."""
         with self._lock:
-            return np.array(sorted(self._live), dtype=np.int64)
+            return self._live.array.copy()
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``ids`` (which must be in the index), float32 (len(ids), dim)."""
@@ -160,8 +167,7 @@ class VectorIndex:
                 labels, dists = knn_widening(self._index, q, k, self.ef_search, threads)
             except RuntimeError as exc:
                 log.warning("vector index %s: %s; searching exactly", self.path.name, exc)
-                live = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
-                labels, dists = exact_knn(self._index, live, q, k, self.space)
+                labels, dists = exact_knn(self._index, self._live.array, q, k, self.space)
         return labels.astype(np.int64), (1.0 - dists).astype(np.float32)
 
     # ----------------------------------------------------------------------------- writes
@@ -177,12 +183,12 @@ class VectorIndex:
             index = self._index
             id_list = ids.tolist()
             self._saved_token = None
-            for i in id_list:
-                if i in self._deleted:
-                    index.unmark_deleted(i)  # must precede the update when replace is allowed
-                    self._deleted.discard(i)
-                    self._live.add(i)
-            is_new = np.fromiter((i not in self._live for i in id_list), bool, len(id_list))
+            revived = [i for i in id_list if i in self._deleted]
+            for i in revived:
+                index.unmark_deleted(i)  # must precede the update when replace is allowed
+                self._deleted.discard(i)
+            self._live.add_many(revived)
+            is_new = ~self._live.contains_many(ids)
             n_new = int(is_new.sum())
             if n_new < len(ids):
                 insert_shuffled(index, ids[~is_new], vectors[~is_new], self.num_threads)
@@ -192,26 +198,30 @@ class VectorIndex:
                 insert_shuffled(
                     index, ids[is_new], vectors[is_new], self.num_threads, replace_deleted=True
                 )
-                self._live.update(ids[is_new].tolist())
+                self._live.add_many(ids[is_new])
                 self._added_since_rebuild += n_new
                 if n_deleted:
                     # New labels took over deleted slots; those old labels are gone now.
                     if n_new >= n_deleted:
                         self._deleted.clear()
                     else:
-                        self._deleted &= set(index.get_ids_list())
+                        held = LiveIds(np.asarray(index.get_ids_list(), dtype=np.int64))
+                        self._deleted = {i for i in self._deleted if i in held}
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> None:
         """Hide ids from searches (``mark_deleted``); ids not present are ignored."""
         with self._write_lock, self._lock:
             if self._index is None:
                 return
-            for i in np.asarray(ids, dtype=np.int64).reshape(-1).tolist():
-                if i in self._live:
-                    self._saved_token = None
-                    self._index.mark_deleted(i)
-                    self._live.discard(i)
-                    self._deleted.add(i)
+            ids = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
+            ids = ids[self._live.contains_many(ids)]
+            if not len(ids):
+                return
+            self._saved_token = None
+            for i in ids.tolist():
+                self._index.mark_deleted(i)
+            self._live.discard_many(ids)
+            self._deleted.update(ids.tolist())
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the whole contents with these vectors (a fresh graph, no deleted slots).
@@ -226,7 +236,7 @@ class VectorIndex:
                 insert_shuffled(index, ids, vectors, self.num_threads)
             with self._lock:
                 self._index = index
-                self._live = set(ids.tolist())
+                self._live = LiveIds(ids)
                 self._deleted = set()
                 self._added_since_rebuild = 0
                 self._saved_token = None
@@ -254,7 +264,7 @@ class VectorIndex:
                     ids = np.empty(0, np.int64)
                     vectors = np.empty((0, self.dim), np.float32)
                 else:
-                    ids = np.array(sorted(self._live), dtype=np.int64)
+                    ids = self._live.array.copy()
                     vectors = np.asarray(self._index.get_items(ids), dtype=np.float32)
             self.rebuild(ids, vectors)
 
@@ -351,15 +361,15 @@ class VectorIndex:
         if changes is None:
             return None
         live_ids, changed_ids, changed_vectors = changes
-        live = set(np.asarray(live_ids).tolist())
+        live = np.asarray(live_ids, dtype=np.int64).reshape(-1)
         with self._lock:
-            gone = self._live - live
-        if gone:
-            self.remove(np.fromiter(gone, dtype=np.int64))
+            gone = self._live.missing_from(live)
+        if len(gone):
+            self.remove(gone)
         if len(changed_ids):
             self.add(changed_ids, changed_vectors)
         with self._lock:
-            if live != self._live:
+            if not self._live.equals(live):
                 return None  # a vector the library has is neither in the file nor in the changes
         return f"caught up: {len(changed_ids)} added or updated, {len(gone)} removed"
 
