@@ -15,9 +15,7 @@ from sqlalchemy import Engine, and_, bindparam, func, select
 
 from photofind.store.blobs import blob_to_vector, blobs_to_matrix
 from photofind.store.blobs import chunks as _chunks
-from photofind.store.schema import STATUS_OK, embeddings, folders, photos
-
-
+from photofind.store.schema import STATUS_OK, embeddings, photos
 
 # Searches read a few stored vectors per query (nearest-photo checks, re-scoring): one statement
 # built once, with an expanding IN, spares SQLAlchemy's per-call construction and cache-key work.
@@ -115,26 +113,20 @@ class EmbeddingReads:
 
     def upgrade_backlog(self, old_model_id: str, new_model_id: str) -> int:
         """Photos with a vector of ``old_model_id`` but none of ``new_model_id`` that an index
-        run can re-embed now (status ok, folder online)."""
-        new = embeddings.alias("new_embeddings")
+        run can re-embed now (status ok, folder online).
+
+        Walks the photos table in rowid order (``NOT INDEXED``: the status index matches nearly
+        every row and would visit the table in mtime order) and looks both vectors up in the
+        embeddings key (covering): 1.1 s at 1M photos where counting through the embeddings
+        table read every vector's page (11 s)."""
         query = (
-            select(func.count())
-            .select_from(
-                embeddings.join(photos, photos.c.id == embeddings.c.photo_id).join(
-                    folders, folders.c.id == photos.c.folder_id
-                )
-            )
-            .where(
-                embeddings.c.model_id == old_model_id,
-                photos.c.status == STATUS_OK,
-                folders.c.online.is_(True),
-                ~select(new.c.photo_id)
-                .where(and_(new.c.photo_id == photos.c.id, new.c.model_id == new_model_id))
-                .exists(),
-            )
+            "SELECT count(*) FROM photos NOT INDEXED JOIN folders ON folders.id = photos.folder_id "
+            "WHERE photos.status = ? AND folders.online = 1 "
+            "AND EXISTS (SELECT 1 FROM embeddings o WHERE o.photo_id = photos.id AND o.model_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM embeddings n WHERE n.photo_id = photos.id AND n.model_id = ?)"
         )
         with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            return int(conn.exec_driver_sql(query, (STATUS_OK, old_model_id, new_model_id)).scalar_one())
 
     def embeddings_by_ids(self, ids: Sequence[int], model_id: str) -> dict[int, np.ndarray]:
         """Stored vectors of some photos (those that have one), by photo id."""
