@@ -2,6 +2,7 @@
 
     python bench/edits.py [DATASET_DIR ...] [--per-set 100] [--half report|tune|all] [--json]
     python bench/edits.py --per-set 5 --no-cache --rankings "default,issue 12 off"   # query times
+    --model NAME: the model (default: the app's default on a CPU, the int8 model)
 
 For each set (default: ``<repo>/../shared/data/corel1k`` and ``ukbench1000``) the app's own index
 job indexes the untouched photos into a temp library. Then ``--per-set`` originals (evenly spread
@@ -47,6 +48,7 @@ from _common import (
     tuning_ids,
 )
 
+from photofind.core.models.registry import DEFAULT_MODEL, default_model_name
 from photofind.core.search.ranking import RankingSettings
 from photofind.core.search.searcher import Searcher
 
@@ -191,10 +193,10 @@ class CachingEmbedder:
 # --------------------------------------------------------------------------- one set
 def evaluate_set(
     ds: Dataset, per_set: int, half: str, threads: int | None, settings: list[tuple[str, RankingSettings]],
-    keep: Path | None = None, cache: bool = True,
+    keep: Path | None = None, cache: bool = True, model: str | None = None,
 ) -> dict[str, object]:
     """Index ``ds``, edit ``per_set`` originals of ``half``, query every copy under every ranking."""
-    info = model_info()
+    info = model_info(model)
     originals = spread(half_ids(ds, half), per_set)
     result: dict[str, object] = {"set": ds.name, "photos": len(ds.ids), "originals": len(originals)}
     with tempfile.TemporaryDirectory(prefix="photofind-edits-") as tmp:
@@ -202,7 +204,9 @@ def evaluate_set(
         edits_dir.mkdir()
         copies = make_edits(ds, originals, edits_dir)
         result["queries"] = len(copies)
-        data_dir = Path(keep) / ds.name if keep else Path(tmp) / "data"
+        # kept libraries: one per set and model (the float32 one keeps its earlier folder name)
+        kept_name = ds.name if info.name == DEFAULT_MODEL else f"{ds.name}-{info.name}"
+        data_dir = Path(keep) / kept_name if keep else Path(tmp) / "data"
         lib = open_library(data_dir, info, threads=threads)
         try:
             lib.add_folder(ds.images)
@@ -320,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
                         help="add a row per value: the default ranking with FIELD=V (tuning; use --half tune)")
     parser.add_argument("--threads", type=int, help="model threads (default: all cores)")
+    parser.add_argument("--model", help="model (default: the app's default on a CPU, the int8 model)")
     parser.add_argument("--json", action="store_true", help="print the ranks as JSON")
     parser.add_argument("--no-cache", action="store_true", help="embed every view of every query under every "
                         "ranking (for comparable query times; slower)")
@@ -348,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(settings)} rankings", file=sys.stderr, flush=True)
         results.append(evaluate_set(
             ds, args.per_set, args.half, args.threads, settings, args.keep_libraries, cache=not args.no_cache,
+            model=args.model or default_model_name("cpu"),
         ))
     if args.json:
         print(json.dumps(results, indent=2))
