@@ -169,13 +169,21 @@ class Library:
         """The model session (created on first use: seconds, and memory; a built-in model is
         converted first if its file is not there yet)."""
         if self._embedder is None:
-            info = self.model_info
+            info = self._built_model_info()
             with self._parts_lock:
                 if self._embedder is None:
-                    if not info.onnx_path.is_file():
-                        info = self._model_info = self._build_model(info)
                     self._embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
         return self._embedder
+
+    def _built_model_info(self) -> ModelInfo:
+        """``model_info`` with its ONNX file made (converted on first use)."""
+        info = self.model_info
+        if not info.onnx_path.is_file():
+            with self._parts_lock:
+                info = self._model_info or info  # another thread may have made it meanwhile
+                if not info.onnx_path.is_file():
+                    info = self._model_info = self._build_model(info)
+        return info
 
     def indexing_embedder(self) -> tuple[Embedder, int]:
         """The model session the index job embeds with, and how many batches it runs at once.
@@ -183,9 +191,10 @@ class Library:
         On a CPU the job runs whole batches side by side (``Indexer.embed_lanes``), each on few
         model threads, rather than one batch split over every core: an operator split over the
         cores waits for its slowest part whenever a decode thread holds a core (on 2 cores,
-        2 lanes x 1 thread index Corel ~20 % faster for ~12 % less CPU per photo than 1 x 2,
-        ``bench/throughput.py``). So indexing gets its own session when searches' session uses
-        every core; a ``threads`` option, a handed-in embedder or a GPU keeps the one session.
+        2 lanes x 1 thread index Corel ~10 % faster for ~7 % less CPU per photo than 1 x 2,
+        interleaved runs of ``bench/throughput.py``'s indexer). So indexing gets its own session
+        (searches keep theirs on every core, made only if this process searches too); a
+        ``threads`` option, a handed-in embedder or a GPU keeps the one session.
         """
         if self._index_embedder is None:
             cores = usable_cores()
@@ -194,12 +203,11 @@ class Library:
                 self._index_embedder = (self.embedder, 1)
             else:
                 lanes = min(cores, MAX_EMBED_LANES)
-                embedder = self.embedder  # builds the model file if needed
-                info = self.model_info
+                info = self._built_model_info()
                 with self._parts_lock:
                     if self._index_embedder is None:
                         session = OnnxEmbedder(info, device="cpu", threads=max(1, cores // lanes))
-                        self._index_embedder = (session, lanes) if session.model_id == embedder.model_id else (embedder, 1)
+                        self._index_embedder = (session, lanes)
         return self._index_embedder
 
     def index_path(self, model_id: str) -> Path:
