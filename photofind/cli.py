@@ -58,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     # fills in whatever was not given.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--data-dir", help="library location (default: $PHOTOFIND_DATA_DIR or the user data dir)")
-    common.add_argument("--model", help=f"model to use (default: {DEFAULT_MODEL})")
+    common.add_argument(
+        "--model",
+        help=f"model to use (default: the int8 variant of {DEFAULT_MODEL} on a CPU; on CUDA the "
+        "float32 one, unless the library already has int8 vectors; see photofind models)",
+    )
     common.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs (default: auto)")
     common.add_argument(
         "--threads", type=int,

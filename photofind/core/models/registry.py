@@ -171,8 +171,9 @@ def cuda_wanted(device: str) -> bool:
 def default_model_name(device: str, library_has: Callable[[str], bool] = lambda name: False) -> str:
     """The model a library uses when none is named.
 
-    On CPU the int8 variant (about twice the speed at the same retrieval quality,
-    ``bench/quality.py --int8``); on CUDA the float32 one (int8 QDQ gains nothing there),
+    On CPU the int8 variant (the same retrieval quality, ``bench/quality.py --int8``; about
+    twice the float32 speed on CPUs with VNNI, the same speed on this project's AVX2 machine,
+    whose exact u8 x u8 kernels cost what int8 saves: bench/README.md); on CUDA the float32 one (int8 QDQ gains nothing there),
     unless the library already moved to int8: a library keeps its variant rather than
     re-embedding every photo because of a device flag. ``library_has(name)``: whether the
     library holds vectors of model ``name``.
