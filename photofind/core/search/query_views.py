@@ -43,14 +43,11 @@ PROBE_K = 10
 TURNS = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
-def views(
-    img: Image.Image, settings: RankingSettings, turned: bool = True
-) -> tuple[list[Image.Image], list[float]]:
-    """The views of one decoded query to embed, and the margin each must win by over the first.
-
-    The photo as it came (margin 0); with ``trim_borders`` and bars found, the photo inside them
-    (``trim_margin``); with ``rotations`` (and ``turned``), the turns of the (trimmed) photo
-    (``rotation_margin``).
+def views(img: Image.Image, settings: RankingSettings) -> tuple[list[Image.Image], list[float]]:
+    """The views of one decoded query to embed as they are, and the margin each must win by
+    over the first: the photo as it came (margin 0); with ``trim_borders`` and bars found, the
+    photo inside them (``trim_margin``). The turns (``rotations``) are made from the last of
+    these by ``best_view``, on the model input rather than the photo.
     """
     shown, margins = [img], [0.0]
     if settings.trim_borders:
@@ -58,19 +55,19 @@ def views(
         if inner is not img:
             shown.append(inner)
             margins.append(settings.trim_margin)
-            img = inner
-    if settings.rotations and turned:
-        shown += [img.transpose(t) for t in TURNS]
-        margins += [settings.rotation_margin] * len(TURNS)
     return shown, margins
 
 
-def choose(vectors: np.ndarray, margins: Sequence[float], nearest_sim: NearestSim) -> int:
+def choose(
+    vectors: np.ndarray, margins: Sequence[float], nearest_sim: NearestSim, first_sim: float | None = None
+) -> int:
     """Index of the view to search with: the one whose nearest photo is closest, less its margin
-    (the photo as it came wins ties: another view must match better by its margin)."""
+    (the photo as it came wins ties: another view must match better by its margin).
+    ``first_sim``: the first view's nearest similarity when the caller already has it."""
     if len(vectors) == 1:
         return 0
-    sims = np.array([nearest_sim(v) for v in vectors]) - np.asarray(margins)
+    first = nearest_sim(vectors[0]) if first_sim is None else first_sim
+    sims = np.array([first] + [nearest_sim(v) for v in vectors[1:]]) - np.asarray(margins)
     return int(np.argmax(sims))  # argmax keeps the first of equals
 
 
@@ -102,7 +99,7 @@ def best_view(
     """
     spec = embedder.preprocess
     img = decode_image(source, min_side=spec.size)
-    shown, margins = views(img, settings, turned=False)
+    shown, margins = views(img, settings)
     tensors = [preprocess(view, spec) for view in shown]
     first = embedder.embed(tensors[0][None])
     turns = len(TURNS) if settings.rotations else 0
@@ -123,7 +120,7 @@ def best_view(
         return first[0], shown[0]
     others = embed_each(embedder, [tensors[k] for k in rest])
     vectors = np.concatenate([first, others])
-    best = [0, *rest][choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim)]
+    best = [0, *rest][choose(vectors, [0.0] + [margins[k] for k in rest], nearest_sim, upright)]
     if best < len(shown):
         return vectors[[0, *rest].index(best)], shown[best]
     return vectors[[0, *rest].index(best)], shown[-1].transpose(TURNS[best - len(shown)])
