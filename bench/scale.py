@@ -2,6 +2,7 @@
 
     python bench/scale.py build --keep /tmp/scale-1m [--photos 1000000]   # once (~30-60 min)
     python bench/scale.py measure --keep /tmp/scale-1m [--queries 60] [--runs 2]
+    python bench/scale.py ranking --keep /tmp/scale-1m    # the index job's ranking step again
 
 ``build`` makes the library without embedding a million photos: the 1,000 Corel and 1,000
 UKBench photos are embedded for real once (cached in ``~/.cache/photofind-bench``, like
@@ -225,6 +226,27 @@ def build(keep: Path, n: int, scan: bool, links: bool) -> None:
     }))
 
 
+def ranking(keep: Path) -> None:
+    """The index job's ranking step again on the kept library (as ``build`` times it after the
+    rows): the saved space's files are deleted first (derived data of a bench library), so the
+    step builds it anew: projection (with the library's stored PCA, as after a first index),
+    DBA, HNSW build and save."""
+    for path in (data_dir_of(keep) / "index").glob("*.pca*.hnsw*"):
+        path.unlink()
+    lib = open_lib(keep)
+    rss_before = rss_mb()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    with lib.writing():
+        lib.index_job().finish()
+    ranking_s = time.perf_counter() - t0
+    print(f"index job, ranking space step (projection + DBA + HNSW + save): {ranking_s:.0f} s wall, "
+          f"{time.process_time() - c0:.0f} s CPU [{load()}]; process peak RSS {peak_mb():,.0f} MB "
+          f"(before {rss_before:,.0f} MB)", flush=True)
+    lib.close()
+    sizes(keep)
+
+
 def sizes(keep: Path) -> None:
     data = data_dir_of(keep)
     for p in sorted(data.rglob("*")):
@@ -359,7 +381,7 @@ def measure_app(keep: Path, runs: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("build", "measure", "app-open"))
+    parser.add_argument("command", choices=("build", "measure", "app-open", "ranking"))
     parser.add_argument("--keep", required=True, type=Path, help="directory of the kept library")
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=60)
@@ -379,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GB; {load()}")
     if args.command == "build":
         build(keep, args.photos, args.scan or args.links, args.links or args.scan)
+        return 0
+    if args.command == "ranking":
+        ranking(keep)
         return 0
     meta = json.loads((keep / "scale.json").read_text()) if (keep / "scale.json").exists() else {}
     print(f"library: {meta.get('photos', '?'):,} photos in {keep}")

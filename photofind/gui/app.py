@@ -14,8 +14,10 @@ import sys
 import tempfile
 import time
 
-from PySide6.QtCore import QCoreApplication, QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from collections.abc import Callable
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from photofind import __version__
 from photofind.config import APP_NAME, get_paths
@@ -51,18 +53,20 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def open_library(
-    data_dir: str | os.PathLike[str] | None = None, model: str | None = None, device: str = "auto"
+    data_dir: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    device: str = "auto",
+    preload: bool = True,
 ) -> Library:
-    """The library as the app opens it, on the GUI thread before the window shows.
+    """The library as the app opens it, on the GUI thread.
 
-    Work that holds the GIL in one long piece must not happen in a worker thread once the
-    window is up (the window would freeze: bench/gui_stall.py). Importing onnxruntime (about
-    0.1 s of module init) is done here, and a model converted on first use is converted in a
-    child process.
+    ``preload``: also import now what worker threads would otherwise import later
+    (``preload_worker_modules``). The app passes False and runs that once its window has painted
+    (``after_first_paint``): the first window needs none of it (issue 13: the packaged app's
+    cold start). Benches that open a window to measure searches keep the default.
     """
-    import onnxruntime  # noqa: F401 - see the docstring
-
-    _preload_worker_modules()
+    if preload:
+        preload_worker_modules()
     library = Library(get_paths(data_dir), model=model, device=device, convert_model_in_child=True)
     # A full garbage collection walks every object of the process while holding the GIL: with
     # Qt, SQLAlchemy, numpy and onnxruntime loaded that is ~100 ms, run by whichever thread
@@ -73,12 +77,14 @@ def open_library(
     return library
 
 
-def _preload_worker_modules() -> None:
-    """Import now, before the window shows, what the first search and the first thumbnails
-    would otherwise import on a worker thread: a module's import holds the GIL in one piece
-    (numpy.random ~80 ms, Pillow's plugins and the model table ~100 ms together on the 2-core
-    dev machine), which bench/gui_stall.py saw as the window's longest stall."""
+def preload_worker_modules() -> None:
+    """Import on the GUI thread what the first search and the first thumbnails would otherwise
+    import on a worker thread: a module's import holds the GIL in one piece (onnxruntime ~0.1 s
+    of module init, numpy.random ~80 ms, Pillow's plugins and the model table ~100 ms together
+    on the 2-core dev machine), which bench/gui_stall.py saw as the window's longest stall.
+    Then freezes what they made out of the garbage collector's sight (see ``open_library``)."""
     import numpy.random  # noqa: F401 - ranking spaces and HNSW graphs draw seeded permutations
+    import onnxruntime  # noqa: F401
 
     from photofind.core.images.decode import load_format_plugins
 
@@ -90,6 +96,47 @@ def _preload_worker_modules() -> None:
             load_builtins()
         except ImportError as exc:  # the model is then reported missing when first used
             logger.info("built-in model converters unavailable: %s", exc)
+    gc.freeze()
+
+
+class _FirstPaint(QObject):
+    """Calls back once, on the event loop's turn after the watched window first painted: a
+    paint of one of its widgets, or the window's first update request (the paints happen while
+    it is handled; a window that is not exposed, e.g. offscreen, gets only that), or after
+    ``timeout_ms`` if neither comes. The filter sits on the application because the window's
+    children, not the window, get the paints."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None], timeout_ms: int) -> None:
+        super().__init__(window)
+        self._window = window
+        self._callback: Callable[[], None] | None = callback
+        self._app = QApplication.instance()
+        self._app.installEventFilter(self)
+        QTimer.singleShot(timeout_ms, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if (
+            kind in (QEvent.Type.Paint, QEvent.Type.UpdateRequest)
+            and self._callback is not None
+            and isinstance(watched, QWidget)
+            and watched.window() is self._window
+        ):
+            self._app.removeEventFilter(self)
+            QTimer.singleShot(0, self._fire)
+        return False
+
+    def _fire(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is None:
+            return
+        self._app.removeEventFilter(self)
+        callback()
+
+
+def after_first_paint(widget: QWidget, callback: Callable[[], None], timeout_ms: int = 2000) -> None:
+    """Run ``callback`` on the GUI thread once ``widget`` has painted for the first time."""
+    _FirstPaint(widget, callback, timeout_ms)
 
 
 def run_app(
@@ -121,7 +168,7 @@ def run_app(
         return 0
 
     try:
-        library = open_library(data_dir, model, device)
+        library = open_library(data_dir, model, device, preload=False)
     except Exception as exc:  # a broken or newer database, an unwritable data dir...
         logger.exception("Cannot open the library")
         QMessageBox.critical(
@@ -140,6 +187,7 @@ def run_app(
     )
     server = None if smoke_test else InstanceServer(name, window.open_request, window)
     window.show()
+    after_first_paint(window, preload_worker_modules)
     if not request.empty:
         QTimer.singleShot(0, lambda: window.open_request(request))
     if smoke_test:

@@ -109,3 +109,58 @@ def test_the_app_indexes_in_a_child_process_and_searches_the_new_photos(
     )
     qtbot.waitUntil(lambda: not window.results.searching, timeout=TIMEOUT_MS)
     assert window.results.model.item(0).path == str(query)
+
+
+def test_after_first_paint_runs_once_after_the_window_is_up(qapp, qtbot) -> None:
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from photofind.gui.app import after_first_paint
+
+    calls: list[bool] = []
+    window = QMainWindow()
+    window.setCentralWidget(QLabel("photos"))
+    qtbot.addWidget(window)
+    window.show()
+    after_first_paint(window, lambda: calls.append(window.isVisible()), timeout_ms=60_000)
+    assert not calls  # not before the event loop has handled the window
+    qtbot.waitUntil(lambda: bool(calls), timeout=TIMEOUT_MS)
+    window.update()
+    qtbot.wait(100)
+    assert calls == [True]  # once
+
+
+def test_a_window_that_never_paints_still_gets_the_callback(qapp, qtbot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from photofind.gui.app import after_first_paint
+
+    calls: list[int] = []
+    hidden = QWidget()
+    qtbot.addWidget(hidden)
+    after_first_paint(hidden, lambda: calls.append(1), timeout_ms=50)
+    qtbot.waitUntil(lambda: calls == [1], timeout=TIMEOUT_MS)
+
+
+def test_the_window_shows_before_the_model_runtime_and_image_plugins_load(data_dir: Path) -> None:
+    """Start-up (issue 13): onnxruntime and Pillow's extra plugins are not needed by the first
+    window; they load right after it has painted, on the GUI thread (not later on a worker,
+    where an import would hold the GIL while the user works)."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from PySide6.QtCore import QTimer
+from photofind.gui.app import make_application, run_app
+app = make_application()
+late = ("onnxruntime", "pillow_heif", "numpy.random")
+QTimer.singleShot(0, lambda: print("first turn", [m for m in late if m in sys.modules], flush=True))
+QTimer.singleShot(0, lambda: QTimer.singleShot(1000, lambda: print("later", [m for m in late if m in sys.modules], flush=True)))
+sys.exit(run_app(data_dir=sys.argv[1], device="cpu", smoke_test=True))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("first turn", "later"))]
+    assert lines == ["first turn []", "later ['onnxruntime', 'pillow_heif', 'numpy.random']"], out.stdout

@@ -190,3 +190,22 @@ def test_newer_query_supersedes_older(make_window, qtbot, photo_dir: Path) -> No
     qtbot.wait(300)
     assert Path(window.results.model.item(0).path).name == "705.jpg"
     assert shown.count("search") == 1  # the superseded queries' answers were never shown
+
+
+def test_one_dropped_photo_is_decoded_once_for_preview_and_search(library, photo_dir: Path, monkeypatch) -> None:
+    """The usual drop reads the photo once: the preview shows before the model runs, and the
+    ranking is the one the searcher gives for the photo's path."""
+    from photofind.core.images import decode
+    from photofind.gui.results import queries
+
+    query = photo_dir / "705.jpg"
+    expected = [(h.path, round(h.score, 5)) for h in library.searcher().search_image([str(query)], k=12)]
+    reads, previews = [], []
+    real = decode._decode
+    monkeypatch.setattr(decode, "_decode", lambda source, *a, **k: (reads.append(source), real(source, *a, **k))[1])
+    items = queries.search_images(library, library.ranking, [str(query)], 12, previews.append)
+    assert [(i.path, round(i.score, 5)) for i in items] == expected
+    assert reads == [str(query)]
+    (preview,) = previews
+    assert max(preview.image.width(), preview.image.height()) == queries.PREVIEW_SIZE
+    assert preview.tiles == ((0.0, 0.0, float(preview.image.width()), float(preview.image.height())),)

@@ -33,7 +33,9 @@ from photofind.core.images.decode import decode_image, preprocess
 from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.search.ranking import RankingSettings
 
-Source = str | os.PathLike[str] | bytes
+#: a path, encoded bytes, or a photo already decoded upright by ``decode_image`` (the app decodes
+#: a dropped photo once for its preview and its search)
+Source = str | os.PathLike[str] | bytes | Image.Image
 #: (query vector) -> similarity of its nearest photo in the index the search will use
 NearestSim = Callable[[np.ndarray], float]
 
@@ -81,7 +83,7 @@ def query_vector(
 
     Raises ``ImageDecodeError`` when a query image cannot be read.
     """
-    items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
+    items = [sources] if isinstance(sources, (str, bytes, os.PathLike, Image.Image)) else list(sources)
     if not items:
         raise ValueError("no query image given")
     chosen = [best_view(source, embedder, settings, nearest_sim)[0] for source in items]
@@ -98,7 +100,7 @@ def best_view(
     Raises ``ImageDecodeError`` when the image cannot be read.
     """
     spec = embedder.preprocess
-    img = decode_image(source, min_side=spec.size)
+    img = source if isinstance(source, Image.Image) else decode_image(source, min_side=spec.size)
     shown, margins = views(img, settings)
     tensors = [preprocess(view, spec) for view in shown]
     first = embedder.embed(tensors[0][None])

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from PIL import Image
 
 from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.images.decode import decode_for_model
@@ -38,7 +39,7 @@ from photofind.store.schema import STATUS_OK
 
 logger = logging.getLogger(__name__)
 
-QuerySource = str | os.PathLike[str] | bytes
+QuerySource = query_views.Source
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Searcher:
         """One unit vector for one image, or the normalised mean of several images.
 
         ``regions`` (one per image, None = the whole photo) cuts each query from its
-        full-resolution upright decode. Raises ``ImageDecodeError`` when a query image cannot be
+        full-resolution upright decode (so sources are paths or encoded bytes here). Raises ``ImageDecodeError`` when a query image cannot be
         read, ``RegionError`` when a region is not inside its photo.
         """
         items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
@@ -117,7 +118,7 @@ class Searcher:
     ) -> list[Hit]:
         """Ranked hits for query image(s), each trimmed and turned upright (``query_views``); a
         query with a region chosen by the user is searched as cut, upright as shown."""
-        single = isinstance(sources, (str, bytes, os.PathLike))
+        single = isinstance(sources, (str, bytes, os.PathLike, Image.Image))
         items = [sources] if single else list(sources)  # type: ignore[arg-type]
         if regions is not None and (any(r is not None for r in regions) or len(regions) != len(items)):
             return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)

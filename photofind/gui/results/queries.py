@@ -39,12 +39,23 @@ def search_images(
     """Photos ranked by similarity to one or more images (the mean of their embeddings), or to
     a region of each (one per image, None = the whole photo): the ``k`` best that pass
     ``photo_filter``. ``show_preview`` None: the picture is already shown (only the region or
-    the filter changed)."""
+    the filter changed).
+
+    One whole image (the usual drop) is decoded once, for its preview and its search: the
+    preview shows as soon as the photo is read, and the search does not read it again."""
     data = [as_source(s) for s in sources]
+    if len(data) == 1 and not (regions and any(r is not None for r in regions)):
+        # (the model's input size from its description: the session, loaded by the first
+        # search, must not hold the preview back)
+        size = max(PREVIEW_SIZE, library.model_info.preprocess.size)
+        photo = decode_image(data[0], min_side=size)  # ImageDecodeError: the search's own message
+        if show_preview is not None:
+            image = picture_of(photo, PREVIEW_SIZE)
+            show_preview(QueryPreview(image, ((0.0, 0.0, float(image.width()), float(image.height())),)))
+        return items_for(library, library.searcher(ranking, photo_filter).search_image([photo], k=k))
     if show_preview is not None:
         show_preview(compose_preview(data))
-    hits = library.searcher(ranking, photo_filter).search_image(data, k=k, regions=regions)
-    return items_for(library, hits)
+    return items_for(library, library.searcher(ranking, photo_filter).search_image(data, k=k, regions=regions))
 
 
 def similar_photos(
@@ -123,9 +134,21 @@ def read_scaled(source: str | bytes, size: int) -> QImage:
         img = decode_image(source, min_side=size)
     except (ImageDecodeError, OSError):
         return QImage()
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    data = img.tobytes("raw", "RGB")
-    return QImage(data, img.width, img.height, img.width * 3, QImage.Format.Format_RGB888).copy()
+    return picture_of(img, size)
+
+
+def picture_of(img: Image.Image, size: int) -> QImage:
+    """A decoded RGB photo scaled down to fit ``size``x``size`` (``img`` is left as it is)."""
+    small = img.copy() if max(img.size) <= size else img.resize(_fit(img.size, size), Image.Resampling.LANCZOS)
+    data = small.tobytes("raw", "RGB")
+    return QImage(data, small.width, small.height, small.width * 3, QImage.Format.Format_RGB888).copy()
+
+
+def _fit(wh: tuple[int, int], size: int) -> tuple[int, int]:
+    """``wh`` scaled to fit ``size``x``size``, aspect kept (as ``Image.thumbnail`` rounds)."""
+    w, h = wh
+    scale = size / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 @dataclass(frozen=True)
