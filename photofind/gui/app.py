@@ -13,7 +13,6 @@ import shutil
 import sys
 import tempfile
 import time
-
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer
@@ -114,7 +113,7 @@ class _FirstPaint(QObject):
         self._app.installEventFilter(self)
         QTimer.singleShot(timeout_ms, self._fire)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
         if (
             kind in (QEvent.Type.Paint, QEvent.Type.UpdateRequest)
@@ -158,7 +157,12 @@ def run_app(
     add_log_file(paths, catch_uncaught=True)  # started from a menu: no terminal
     app = make_application()
     from photofind.gui.main_window import MainWindow
-    from photofind.gui.single_instance import InstanceServer, OpenRequest, hand_over, server_name
+    from photofind.gui.single_instance import (
+        InstanceServer,
+        OpenRequest,
+        hand_over,
+        server_name,
+    )
 
     request = OpenRequest.from_paths(open_paths or [])
     name = server_name(paths.data_dir)
