@@ -329,7 +329,12 @@ def app_open(keep: Path) -> None:
     t0 = time.perf_counter()
     from PySide6.QtCore import QSettings
 
-    from photofind.gui.app import after_first_paint, make_application, open_library, preload_worker_modules
+    from photofind.gui.app import (
+        after_first_paint,
+        make_application,
+        open_library,
+        preload_worker_modules,
+    )
     from photofind.gui.main_window import MainWindow
 
     t_import = time.perf_counter() - t0
@@ -337,10 +342,11 @@ def app_open(keep: Path) -> None:
     library = open_library(data_dir_of(keep), device="cpu", preload=False)
     t_lib = time.perf_counter() - t0
     settings = QSettings(str(keep / "bench-app.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(library, settings, watch=False, rescan_on_start=False, index_in_child=True)
+    window = MainWindow(library, settings, watch=False, rescan_on_start=False, index_in_child=True, defer_start=True)
     window.resize(1280, 800)
     window.show()
-    after_first_paint(window, preload_worker_modules)  # as run_app: after the window is up
+    # as run_app: the worker modules and the model's warm-up start once the window has painted
+    after_first_paint(window, lambda: (preload_worker_modules(), window.start_background()))
     app.processEvents()
     t_show = time.perf_counter() - t0
     t_rows = t_warm = float("nan")

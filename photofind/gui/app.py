@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -22,6 +23,9 @@ from photofind import __version__
 from photofind.config import APP_NAME, get_paths
 from photofind.core.library import Library
 from photofind.logs import add_log_file
+
+if TYPE_CHECKING:
+    from photofind.gui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +142,12 @@ def after_first_paint(widget: QWidget, callback: Callable[[], None], timeout_ms:
     _FirstPaint(widget, callback, timeout_ms)
 
 
+def _start_after_first_paint(window: MainWindow) -> None:
+    """What the first window does not need, once it has painted (issue 13: start-up)."""
+    preload_worker_modules()
+    window.start_background()
+
+
 def run_app(
     data_dir: str | os.PathLike[str] | None = None,
     model: str | None = None,
@@ -187,11 +197,12 @@ def run_app(
     else:
         settings = QSettings()
     window = MainWindow(
-        library, settings, watch=not smoke_test, rescan_on_start=not smoke_test, index_in_child=True
+        library, settings, watch=not smoke_test, rescan_on_start=not smoke_test, index_in_child=True,
+        defer_start=True,
     )
     server = None if smoke_test else InstanceServer(name, window.open_request, window)
     window.show()
-    after_first_paint(window, preload_worker_modules)
+    after_first_paint(window, lambda: _start_after_first_paint(window))
     if not request.empty:
         QTimer.singleShot(0, lambda: window.open_request(request))
     if smoke_test:

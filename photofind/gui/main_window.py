@@ -50,8 +50,12 @@ class MainWindow(QMainWindow):
         rescan_on_start: bool = True,
         watch_debounce_s: float = 2.0,
         index_in_child: bool = False,
+        defer_start: bool = False,
     ) -> None:
-        """``index_in_child``: index runs in a child process (the app; see ``IndexService``)."""
+        """``index_in_child``: index runs in a child process (the app; see ``IndexService``).
+        ``defer_start``: the model's warm-up and the start-up rescan wait for ``start_background``
+        (the app calls it once the window has painted: they would compete with the first
+        window for the two cores and the GIL)."""
         super().__init__()
         self.library = library
         self.settings = settings
@@ -81,10 +85,19 @@ class MainWindow(QMainWindow):
 
         self.library_panel.reload()
         self.results.browse()
-        self.jobs.run("query", lambda _c, _p: library.warm_up(), on_error=self._warm_up_failed)
+        self._rescan_on_start = rescan_on_start
         if library.read_only:
             self.show_error(READ_ONLY_NOTICE)
-        elif rescan_on_start:
+        if not defer_start:
+            self.start_background()
+
+    def start_background(self) -> None:
+        """Load the model and search indexes on the query worker (the first search is then
+        quick) and, if asked, rescan the folders for what changed while the app was closed."""
+        library = self.library
+        self.jobs.run("query", lambda _c, _p: library.warm_up(), on_error=self._warm_up_failed)
+        if self._rescan_on_start and not library.read_only:
+            self._rescan_on_start = False
             self.index.request_index()
 
     # ------------------------------------------------------------------ construction

@@ -52,6 +52,32 @@ def test_window_is_usable_at_once_and_rescans_in_background(
     assert all(r.last_scan_at is not None for r in window.library_panel.folders)
 
 
+def test_a_deferred_start_waits_for_start_background(
+    make_window, qtbot, library, corel_dir, spare_names, tmp_path
+) -> None:
+    """The app (``defer_start``) browses at once but loads the model and rescans only once its
+    window has painted (``start_background``)."""
+    folder = tmp_path / "added-while-closed"
+    folder.mkdir()
+    for name in spare_names[510:512]:
+        shutil.copy2(corel_dir / "images" / name, folder / name)
+    library.add_folder(folder)
+    window = make_window(rescan_on_start=True, defer_start=True)
+    qtbot.waitUntil(lambda: window.results.model.rowCount() >= 100, timeout=TIMEOUT_MS)
+    qtbot.wait(300)
+    assert library._embedder is None  # no warm-up yet
+    (added,) = [r for r in library.repo.folders() if r.path == str(folder.resolve())]
+    assert added.photo_count == 0 and added.last_scan_at is None  # no rescan yet
+    window.start_background()
+    qtbot.waitUntil(lambda: library._embedder is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: any(
+            r.path == str(folder.resolve()) and r.photo_count == 2 for r in window.library_panel.folders
+        ),
+        timeout=TIMEOUT_MS,
+    )
+
+
 def test_closing_the_window_stops_every_photofind_thread(
     make_window, qtbot, library, photo_dir, tmp_path, corel_dir, spare_names
 ) -> None:
