@@ -172,9 +172,7 @@ class Library:
             info = self._built_model_info()
             with self._parts_lock:
                 if self._embedder is None:
-                    self._embedder = OnnxEmbedder(
-                        info, device=self.device, threads=self.threads, spinning=self._searches_have_own_session()
-                    )
+                    self._embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
         return self._embedder
 
     def _built_model_info(self) -> ModelInfo:
@@ -200,7 +198,8 @@ class Library:
         """
         if self._index_embedder is None:
             cores = usable_cores()
-            if not self._searches_have_own_session():
+            on_cpu = self.device == "cpu" or (self.device == "auto" and not nvidia_gpu_present())
+            if self._embedder_given or self.threads or not on_cpu or cores < 2:
                 self._index_embedder = (self.embedder, 1)
             else:
                 lanes = min(cores, MAX_EMBED_LANES)
@@ -210,13 +209,6 @@ class Library:
                         session = OnnxEmbedder(info, device="cpu", threads=max(1, cores // lanes))
                         self._index_embedder = (session, lanes)
         return self._index_embedder
-
-    def _searches_have_own_session(self) -> bool:
-        """True when indexing embeds with sessions of its own (``indexing_embedder``): then the
-        search session may let its threads spin between operators (faster single photos, see
-        ``OnnxEmbedder``), which would steal the decode threads' cores while indexing."""
-        on_cpu = self.device == "cpu" or (self.device == "auto" and not nvidia_gpu_present())
-        return not (self._embedder_given or self.threads or not on_cpu or usable_cores() < 2)
 
     def index_path(self, model_id: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
@@ -290,9 +282,7 @@ class Library:
         with self._parts_lock:
             embedder = self._previous_embedders.get(info.model_id)
             if embedder is None:
-                embedder = OnnxEmbedder(
-                    info, device=self.device, threads=self.threads, spinning=self._searches_have_own_session()
-                )
+                embedder = OnnxEmbedder(info, device=self.device, threads=self.threads)
                 self._previous_embedders = {info.model_id: embedder}
             return embedder
 

@@ -95,7 +95,7 @@ class OnnxEmbedder:
     """An ``Embedder`` backed by an onnxruntime session. ``embed`` is safe to call from threads."""
 
     def __init__(
-        self, info: ModelInfo, device: str = "auto", threads: int | None = None, spinning: bool = False
+        self, info: ModelInfo, device: str = "auto", threads: int | None = None
     ) -> None:
         import onnxruntime as ort
 
@@ -106,18 +106,19 @@ class OnnxEmbedder:
         self.dim = info.dim
         self.preprocess = info.preprocess
         self.threads = threads or default_threads()
-        self.spinning = spinning
         self.fallback_reason: str | None = None
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         # Idle onnxruntime threads spin by default; in the indexer they would burn the core
-        # the decode threads need (bench/throughput.py: 24.9 -> ~16 CPU ms per photo). A session
-        # that only answers searches (``spinning``) lets them spin between the operators of one
-        # run: one int8 photo at 288 px on 2 threads took 14.3 instead of 22.5 ms (median of 20,
-        # 2-core dev machine), and a search runs the model up to four times (``query_views``).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        # the decode threads need (bench/throughput.py: 24.9 -> ~16 CPU ms per photo). Searches
+        # do not spin either: one photo alone runs faster spinning (9.9 vs 16.9 ms on 2 threads),
+        # but in the window it gained nothing (bench/gui_query.py --novel p95 90-93 vs 83-84 ms)
+        # and doubled the GUI thread's longest stall (43-44 vs 20-24 ms); while the index job ran,
+        # searches took twice as long and the window stalled up to 100 ms (bench/gui_stall.py,
+        # 3 runs each, 2026-12-02).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # x86 CPUs without VNNI multiply uint8 x int8 pairs into saturating 16-bit sums: the
         # int8 model's embeddings drift (cosine to float32 0.93 on Corel/UKBench photos). This
