@@ -183,3 +183,49 @@ def test_removing_a_folder_brings_the_saved_indexes_and_thumbnails_in_step(
     for settings in (RankingSettings(), RankingSettings.plain()):
         assert lib.searcher(settings).search_vector(np.ones(FakeEmbedder.dim, np.float32), k=5) == []
     lib.close()
+
+
+def test_a_first_index_keeps_the_model_index_only_while_searches_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches read the model's own index only below a ranking space's minimum size: a large
+    first index stops feeding it once it holds that many photos (issue 13: CPU per photo), and
+    when the library shrinks below the minimum again the index is caught up from the database."""
+    from photofind.core.vectors.vector_index import VectorIndex
+
+    minimum = RankingSettings().min_photos
+    count = minimum + 40  # more than a batch past the minimum
+    photos = tmp_path / "photos"
+    write_photos(photos, range(count), width=128, height=96)
+    lib = open_library(tmp_path / "data")
+    model_index_path = lib.index_path(CURRENT.model_id)
+    fed: list[int] = []
+    real_add = VectorIndex.add
+
+    def add(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if index.path == model_index_path:
+            fed.append(len(ids))
+        real_add(index, ids, vectors)
+
+    monkeypatch.setattr(VectorIndex, "add", add)
+    report = lib.run_index([lib.add_folder(photos)])
+    assert report.embedded == count and report.ranking == "built"
+    assert minimum <= sum(fed) < minimum + 16  # one batch of 16 may cross the minimum
+    hits = lib.searcher().similar_to(lib.repo.photo_by_path(str(photos / "3.jpg")).id, k=5)
+    assert len(hits) == 5  # the ranking space serves the searches
+    for seed in range(minimum - 20, count):  # the library shrinks below the minimum
+        (photos / f"{seed}.jpg").unlink()
+    lib.run_index()
+    lib.close()
+    again = open_library(tmp_path / "data")
+    try:
+        kept = again.repo.embedding_count(CURRENT.model_id)
+        assert kept == minimum - 20
+        index = again.model_index()
+        assert len(index) == kept  # caught up: no photo missing, none removed left in
+        seven = again.repo.photo_by_path(str(photos / "7.jpg")).id
+        query = again.repo.embedding(seven, CURRENT.model_id)
+        ids, _ = index.search(query / np.linalg.norm(query), 1)
+        assert int(ids[0]) == seven
+    finally:
+        again.close()

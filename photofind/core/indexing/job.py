@@ -66,8 +66,20 @@ class IndexJob:
     ) -> IndexReport:
         """Index ``folders`` (None: all), then ``finish`` unless cancelled."""
         model_index = self._model_index_to_keep()
+        limit = self.space.min_photos
+
+        def index_in_use() -> VectorIndex | None:
+            # Searches read the model's own index only while the library is smaller than a
+            # ranking space's minimum. Once this run has filled it to that size, ``finish``
+            # builds the space, and keeping the 1280-d index in step would cost CPU for every
+            # later photo (and a rebuild and a save at the end of a large first run) for an
+            # index no search reads; if the library shrinks again, it is caught up from the
+            # database when opened.
+            return model_index if model_index is not None and len(model_index) < limit else None
+
         indexer = Indexer(
-            self.repo, self.embedder, model_index, batch_size=self.batch_size, **self.indexer_options
+            self.repo, self.embedder, index_in_use if model_index is not None else None,
+            batch_size=self.batch_size, **self.indexer_options,
         )
         report = indexer.run(folders, progress, cancel, pause)
         if not report.cancelled:
