@@ -42,10 +42,13 @@ def drop_page_cache() -> bool:
 
 #: what ``--smoke-test`` prints once its window is up (photofind.gui.app.SMOKE_SHOWN_PREFIX)
 SHOWN_PREFIX = "smoke test: window shown at monotonic "
+#: and, just before it, each start-up step it timed (photofind.gui.app.SMOKE_STEP_PREFIX)
+STEP_PREFIX = "smoke test: step "
 
 
-def time_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float | None]:
-    """Seconds the command took, and seconds from launch until it said its window was up."""
+def time_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float | None, dict[str, float]]:
+    """Seconds the command took, seconds from launch until it said its window was up, and
+    seconds from launch to the end of each start-up step it reported (builds that report them)."""
     with tempfile.TemporaryDirectory(prefix="photofind-bench-") as data:
         start = time.monotonic()
         proc = subprocess.run(
@@ -64,7 +67,12 @@ def time_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float | None]:
             for line in proc.stdout.splitlines()
             if line.startswith(SHOWN_PREFIX)
         ]
-        return total, (shown[0] if shown else None)
+        steps = {}
+        for line in proc.stdout.splitlines():
+            if line.startswith(STEP_PREFIX):
+                name, _, at = line[len(STEP_PREFIX):].rpartition(" at monotonic ")
+                steps[name] = float(at) - start
+        return total, (shown[0] if shown else None), steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +131,36 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {row_label:<18} {cold_text}   warm {statistics.median(warm_s):5.2f}  (min {min(warm_s):.2f})"
             )
+        if label.startswith("--smoke-test"):
+            print_steps(colds, warm)
     return 0
+
+
+Run = tuple[float, float | None, dict[str, float]]
+
+
+def step_spans(runs: list[Run], begin: str | None, end: str | None) -> list[float]:
+    """Seconds from step ``begin`` (None: launch) to step ``end`` (None: window shown), per run."""
+    out = []
+    for _, shown, steps in runs:
+        stop = shown if end is None else steps.get(end)
+        start = 0.0 if begin is None else steps.get(begin)
+        if stop is not None and start is not None:
+            out.append(stop - start)
+    return out
+
+
+def print_steps(colds: list[Run], warm: list[Run]) -> None:
+    """Where the window's start-up goes: each step's share, medians of the cold and warm runs."""
+    names: list[str | None] = list(warm[0][2]) if warm and warm[0][2] else []
+    if not names:
+        return
+    print("  where the window's start-up goes (s, each step's own time; cold / warm medians):")
+    for begin, end in zip([None, *names], [*names, None]):
+        cold_s, warm_s = step_spans(colds, begin, end), step_spans(warm, begin, end)
+        cold_text = f"{statistics.median(cold_s):5.2f}" if cold_s else "  n/a"
+        warm_text = f"{statistics.median(warm_s):5.2f}" if warm_s else "  n/a"
+        print(f"    {cold_text} / {warm_text}  {end or 'first event-loop turn with the window up'}")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,25 @@ from photofind.gui.app import run_app
 from tests.gui.helpers import TIMEOUT_MS, drop, file_mime, photo_thread_names
 
 
-def test_smoke_test_opens_and_closes(qapp, data_dir: Path) -> None:
+def test_smoke_test_opens_and_closes(qapp, data_dir: Path, capsys) -> None:
     assert run_app(data_dir=data_dir, device="cpu", smoke_test=True) == 0
     assert not photo_thread_names()
+    # bench/package.py reads where the start-up went from these lines: each step, in order,
+    # then the window shown, on one monotonic clock
+    from photofind.gui.app import SMOKE_SHOWN_PREFIX, SMOKE_STEP_PREFIX
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("smoke test: ")]
+    steps = [line[len(SMOKE_STEP_PREFIX):].rpartition(" at monotonic ") for line in lines[:-1]]
+    assert [name for name, _, _ in steps] == [
+        "Python, the command line, QtCore + QtWidgets, the library code loaded",
+        "Qt application made",
+        "window modules imported",
+        "library opened",
+        "window built",
+    ]
+    assert lines[-1].startswith(SMOKE_SHOWN_PREFIX)
+    times = [float(at) for _, _, at in steps] + [float(lines[-1][len(SMOKE_SHOWN_PREFIX):])]
+    assert times == sorted(times)
 
 
 def test_settings_remember_count_and_geometry(make_window, qtbot, settings) -> None:
