@@ -98,8 +98,9 @@ class Searcher:
         """One unit vector for one image, or the normalised mean of several images.
 
         ``regions`` (one per image, None = the whole photo) cuts each query from its
-        full-resolution upright decode (so sources are paths or encoded bytes here). Raises ``ImageDecodeError`` when a query image cannot be
-        read, ``RegionError`` when a region is not inside its photo.
+        full-resolution upright decode (so sources are paths or encoded bytes here). Raises
+        ``ImageDecodeError`` when a query image cannot be read, ``RegionError`` when a region
+        is not inside its photo.
         """
         items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
         if not items:
