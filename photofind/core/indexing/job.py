@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photofind.core.indexing.indexer import IndexReport, Indexer, ProgressCallback
+from photofind.core.indexing.indexer import Indexer, IndexReport, ProgressCallback
 from photofind.core.indexing.phash_backfill import backfill_phash
 from photofind.core.indexing.ranking_update import update_ranking_space
 from photofind.core.indexing.taken_backfill import backfill_taken

@@ -23,15 +23,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.images.decode import decode_for_model
 from photofind.core.images.phash import perceptual_hash
 from photofind.core.images.region import Region
+from photofind.core.models.embedder import Embedder, embed_each
 from photofind.core.search import copies, edited_copies, query_views
 from photofind.core.search.indexes import SearchIndexes
 from photofind.core.search.ranking import RankingSettings, vectors_of
-from photofind.core.search.space import RankingSpace
 from photofind.core.search.rerank import diffuse, expand_query
+from photofind.core.search.space import RankingSpace
 from photofind.core.vectors.vector_index import VectorIndex
 from photofind.store.photo_filter import PhotoFilter
 from photofind.store.repository import Repository
