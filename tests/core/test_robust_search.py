@@ -328,3 +328,21 @@ def test_one_image_in_a_list_is_searched_as_one_image(library: Library, tmp_path
     searcher = library.searcher()
     assert searcher.search_image([str(query)], k=5) == searcher.search_image(str(query), k=5)
     assert Path(searcher.search_image([str(query)], k=5)[0].path).name == "900.jpg"
+
+
+def test_a_decoded_photo_is_searched_as_its_file(library: Library, tmp_path: Path) -> None:
+    """The app decodes a dropped photo once for its preview and hands the decoded photo to the
+    search: same hits as the file's path, alone or in a list, also for a sideways copy.
+    ``embed_query`` (regions: cut from the full-resolution file) refuses a decoded photo."""
+    from photofind.core.images.decode import decode_image
+    from photofind.core.images.region import Region
+
+    searcher = library.searcher()
+    turned = _edited(library, tmp_path, ORIGINALS[0], lambda im: im.transpose(Image.Transpose.ROTATE_90), "turned")
+    for path in (str(turned), _photos(library)[3]):
+        photo = decode_image(path, min_side=library.model_info.preprocess.size)
+        expected = [(h.photo_id, round(h.score, 5)) for h in searcher.search_image(path, k=10)]
+        for source in (photo, [photo]):
+            assert [(h.photo_id, round(h.score, 5)) for h in searcher.search_image(source, k=10)] == expected
+    with pytest.raises(TypeError, match="path or its encoded bytes"):
+        searcher.embed_query(photo, [Region(0.0, 0.0, 0.5, 0.5, "fraction")])

@@ -36,6 +36,7 @@ from photofind.core.search.ranking import RankingSettings
 #: a path, encoded bytes, or a photo already decoded upright by ``decode_image`` (the app decodes
 #: a dropped photo once for its preview and its search)
 Source = str | os.PathLike[str] | bytes | Image.Image
+_ONE_SOURCE = (str, bytes, os.PathLike, Image.Image)
 #: (query vector) -> similarity of its nearest photo in the index the search will use
 NearestSim = Callable[[np.ndarray], float]
 
@@ -43,6 +44,11 @@ NearestSim = Callable[[np.ndarray], float]
 PROBE_K = 10
 #: The turns tried besides upright, as Pillow transposes (90, 180, 270 degrees anticlockwise).
 TURNS = (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
+
+
+def source_list(sources: Source | Sequence[Source]) -> list[Source]:
+    """``sources`` as a list: one source alone (a path, bytes or a decoded photo), or several."""
+    return [sources] if isinstance(sources, _ONE_SOURCE) else list(sources)  # type: ignore[list-item]
 
 
 def views(img: Image.Image, settings: RankingSettings) -> tuple[list[Image.Image], list[float]]:
@@ -83,7 +89,7 @@ def query_vector(
 
     Raises ``ImageDecodeError`` when a query image cannot be read.
     """
-    items = [sources] if isinstance(sources, (str, bytes, os.PathLike, Image.Image)) else list(sources)
+    items = source_list(sources)
     if not items:
         raise ValueError("no query image given")
     chosen = [best_view(source, embedder, settings, nearest_sim)[0] for source in items]

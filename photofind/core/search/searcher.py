@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -102,9 +101,12 @@ class Searcher:
         ``ImageDecodeError`` when a query image cannot be read, ``RegionError`` when a region
         is not inside its photo.
         """
-        items = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
+        items = query_views.source_list(sources)
         if not items:
             raise ValueError("no query image given")
+        if any(isinstance(s, Image.Image) for s in items):
+            # a region is cut from the full-resolution file, which a decoded photo no longer is
+            raise TypeError("embed_query needs each query image as a path or its encoded bytes")
         crops = list(regions) if regions is not None else [None] * len(items)
         if len(crops) != len(items):
             raise ValueError(f"{len(crops)} regions for {len(items)} query images")
@@ -119,8 +121,7 @@ class Searcher:
     ) -> list[Hit]:
         """Ranked hits for query image(s), each trimmed and turned upright (``query_views``); a
         query with a region chosen by the user is searched as cut, upright as shown."""
-        single = isinstance(sources, (str, bytes, os.PathLike, Image.Image))
-        items = [sources] if single else list(sources)  # type: ignore[arg-type]
+        items = query_views.source_list(sources)
         if regions is not None and (any(r is not None for r in regions) or len(regions) != len(items)):
             return self.search_vector(self.embed_query(sources, regions), k)  # (a wrong count raises there)
         # one image, alone or as a list of one (the CLI and the app pass a list)
